@@ -1,0 +1,60 @@
+/**
+ * The running configuration: read on every request (cheap), replaced only through the same
+ * validation that start-up uses, so an update is applied whole or not at all.
+ */
+import { Context, Effect, Layer, Schema, Stream, SubscriptionRef } from "effect"
+import type { ConfigError } from "./ConfigError.ts"
+import { loadConfig, setPath, validateConfig } from "./load.ts"
+import { RouterConfig } from "./schema.ts"
+
+const encodeConfig = Schema.encodeSync(RouterConfig)
+
+export class AppConfig extends Context.Service<AppConfig, {
+  /** The configuration in force now; synchronous, for hot paths. */
+  readonly current: () => RouterConfig
+  readonly get: Effect.Effect<RouterConfig>
+  /** Applies dotted-path changes (`{"logging.level": "debug"}`) after validating the whole result. */
+  readonly update: (
+    changes: Readonly<Record<string, unknown>>,
+    options?: { readonly dryRun?: boolean }
+  ) => Effect.Effect<RouterConfig, ConfigError>
+  /** The configuration now, then every applied change. */
+  readonly changes: Stream.Stream<RouterConfig>
+}>()("mcp-router/config/AppConfig") {
+  /** A service holding a configuration that was already validated. */
+  static readonly make = (initial: RouterConfig, cwd: string) =>
+    Effect.gen(function*() {
+      const ref = yield* SubscriptionRef.make(initial)
+      return AppConfig.of({
+        current: () => SubscriptionRef.getUnsafe(ref),
+        get: SubscriptionRef.get(ref),
+        update: (changes, options) =>
+          Effect.gen(function*() {
+            const draft = structuredClone(encodeConfig(SubscriptionRef.getUnsafe(ref))) as Record<string, unknown>
+            for (const [key, value] of Object.entries(changes)) setPath(draft, key, value)
+            const next = yield* validateConfig(draft, "update", cwd)
+            if (options?.dryRun !== true) yield* SubscriptionRef.set(ref, next)
+            return next
+          }),
+        changes: SubscriptionRef.changes(ref)
+      })
+    })
+
+  /** Loads from `config/mcp-router.json` (or MCP_CONFIG) and the MCP_* environment of this process. */
+  static readonly layerFromEnvironment = (options: { readonly file?: string | undefined } = {}) =>
+    Layer.effect(
+      AppConfig,
+      Effect.gen(function*() {
+        const cwd = process.cwd()
+        const config = yield* loadConfig({ env: process.env, cwd, file: options.file })
+        return yield* AppConfig.make(config, cwd)
+      })
+    )
+
+  /** A configuration given as input (file form); for tests and embedding. */
+  static readonly layerFromInput = (input: unknown, cwd: string = process.cwd()) =>
+    Layer.effect(
+      AppConfig,
+      Effect.flatMap(validateConfig(input, "input", cwd), (config) => AppConfig.make(config, cwd))
+    )
+}

@@ -1,0 +1,162 @@
+/**
+ * Builds the configuration from its sources, lowest first: Schema defaults < config file < MCP_* environment.
+ * Every source is checked by the same Schema, and every problem is reported with the field, the value
+ * and what was expected.
+ */
+import { Effect, Schema, SchemaIssue } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { ConfigError } from "./ConfigError.ts"
+import { RouterConfig, type RouterConfigInput } from "./schema.ts"
+
+type EnvKind = "string" | "int" | "boolean" | "list"
+type Env = Readonly<Record<string, string | undefined>>
+
+/** The environment variables the router reads, and where each lands in the configuration. */
+export const environmentVariables: ReadonlyArray<{ readonly name: string; readonly path: string; readonly kind: EnvKind }> = [
+  { name: "MCP_PORT", path: "server.port", kind: "int" },
+  { name: "MCP_HOST", path: "server.host", kind: "string" },
+  { name: "MCP_LOG_LEVEL", path: "logging.level", kind: "string" },
+  { name: "MCP_LOG_FILE", path: "logging.enableFile", kind: "boolean" },
+  { name: "MCP_LOG_CONSOLE", path: "logging.enableConsole", kind: "boolean" },
+  { name: "MCP_REQUIRE_API_KEY", path: "security.requireApiKey", kind: "boolean" },
+  { name: "MCP_MAX_REQUESTS_PER_MINUTE", path: "security.maxRequestsPerMinute", kind: "int" },
+  { name: "MCP_MAX_REQUESTS_PER_HOUR", path: "security.maxRequestsPerHour", kind: "int" },
+  { name: "MCP_ADMIN_KEY", path: "security.adminKey", kind: "string" },
+  { name: "MCP_ENABLE_REAL_TOOLS", path: "tools.enableReal", kind: "boolean" },
+  { name: "MCP_WORKING_DIR", path: "tools.workingDir", kind: "string" },
+  { name: "MCP_ALLOWED_COMMANDS", path: "tools.allowedCommands", kind: "list" },
+  { name: "MCP_TOOL_TIMEOUT", path: "tools.timeout", kind: "int" },
+  { name: "MCP_WS_MAX_CONNECTIONS", path: "websocket.maxConnections", kind: "int" }
+]
+
+const decodeStrict = Schema.decodeUnknownExit(RouterConfig, { onExcessProperty: "error", errors: "all" })
+const formatIssues = SchemaIssue.makeFormatterStandardSchemaV1()
+
+const show = (value: unknown): string => {
+  const text = JSON.stringify(value)
+  return text === undefined ? String(value) : text.length > 80 ? `${text.slice(0, 77)}...` : text
+}
+
+const valueAt = (input: unknown, keys: ReadonlyArray<PropertyKey>): unknown =>
+  keys.reduce<unknown>((node, key) => (node !== null && typeof node === "object" ? (node as any)[key] : undefined), input)
+
+export const setPath = (target: Record<string, unknown>, dotted: string, value: unknown): void => {
+  const keys = dotted.split(".")
+  let node = target
+  for (const key of keys.slice(0, -1)) {
+    const next = node[key]
+    node = next !== null && typeof next === "object" && !Array.isArray(next) ? next as Record<string, unknown> : (node[key] = {}) as Record<string, unknown>
+  }
+  node[keys[keys.length - 1]!] = value
+}
+
+const parseEnvValue = (raw: string, kind: EnvKind): { ok: true; value: unknown } | { ok: false; expected: string } => {
+  const text = raw.trim()
+  switch (kind) {
+    case "string":
+      return { ok: true, value: text }
+    case "int":
+      return /^-?\d+$/.test(text) ? { ok: true, value: Number(text) } : { ok: false, expected: "a whole number" }
+    case "boolean": {
+      const lower = text.toLowerCase()
+      if (lower === "true" || lower === "1") return { ok: true, value: true }
+      if (lower === "false" || lower === "0") return { ok: true, value: false }
+      return { ok: false, expected: "true or false" }
+    }
+    case "list":
+      return { ok: true, value: text.split(",").map((item) => item.trim()).filter((item) => item.length > 0) }
+  }
+}
+
+/** Checks a merged input against the Schema, then the facts the Schema cannot see (folders exist). */
+export const validateConfig = (input: unknown, source: string, cwd: string, origins: Readonly<Record<string, string>> = {}) =>
+  Effect.gen(function*() {
+    const exit = decodeStrict(input)
+    if (exit._tag === "Failure") {
+      const error = exit.cause.reasons.find((r) => r._tag === "Fail")?.error
+      const issues = error ? formatIssues(error.issue).issues : [{ path: [], message: String(exit.cause) }]
+      return yield* new ConfigError({
+        source,
+        problems: issues.map(({ message, path: keys = [] }) => {
+          const field = keys.map(String).join(".") || "(root)"
+          const from = origins[field] ? ` (from ${origins[field]})` : ""
+          const got = message.startsWith("Expected no excess property")
+            ? "unknown key"
+            : `${message}, got ${show(valueAt(input, keys as ReadonlyArray<PropertyKey>))}`
+          return `${field}${from}: ${got === "unknown key" ? "unknown key; remove it or check its spelling" : got}`
+        })
+      })
+    }
+    const config = exit.value
+    const workingDir = path.resolve(cwd, config.tools.workingDir)
+    const stat = fs.statSync(workingDir, { throwIfNoEntry: false })
+    if (!stat?.isDirectory()) {
+      const from = origins["tools.workingDir"] ? ` (from ${origins["tools.workingDir"]})` : ""
+      return yield* new ConfigError({
+        source,
+        problems: [`tools.workingDir${from}: expected an existing folder, got ${show(config.tools.workingDir)} (${workingDir} ${stat ? "is not a folder" : "does not exist"})`]
+      })
+    }
+    return {
+      ...config,
+      tools: { ...config.tools, workingDir: fs.realpathSync(workingDir) },
+      logging: { ...config.logging, logDir: path.resolve(cwd, config.logging.logDir) }
+    } satisfies RouterConfig
+  })
+
+const readConfigFile = (file: string, explicit: boolean) =>
+  Effect.gen(function*() {
+    if (!fs.existsSync(file)) {
+      if (explicit) return yield* new ConfigError({ source: file, problems: [`config file ${file} does not exist`] })
+      return {}
+    }
+    const text = yield* Effect.try({
+      try: () => fs.readFileSync(file, "utf8"),
+      catch: (e) => new ConfigError({ source: file, problems: [`cannot read the file: ${(e as Error).message}`] })
+    })
+    const parsed = yield* Effect.try({
+      try: () => JSON.parse(text) as unknown,
+      catch: (e) => new ConfigError({ source: file, problems: [`not valid JSON: ${(e as Error).message}`] })
+    })
+    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+      return yield* new ConfigError({ source: file, problems: [`(root): expected a JSON object, got ${show(parsed)}`] })
+    }
+    // the "$schema" key lets editors find config/mcp-router.schema.json; it is not configuration
+    const { $schema: _schema, ...rest } = parsed as Record<string, unknown>
+    return rest
+  })
+
+export interface LoadOptions {
+  readonly env: Env
+  readonly cwd: string
+  /** A file named on the command line; otherwise MCP_CONFIG, else config/mcp-router.json when present. */
+  readonly file?: string | undefined
+}
+
+/** Loads and validates the configuration from file and environment. */
+export const loadConfig = (options: LoadOptions) =>
+  Effect.gen(function*() {
+    const named = options.file ?? options.env["MCP_CONFIG"]
+    const file = path.resolve(options.cwd, named ?? "config/mcp-router.json")
+    const fromFile = yield* readConfigFile(file, named !== undefined)
+    const merged: Record<string, unknown> = structuredClone(fromFile)
+    const origins: Record<string, string> = {}
+    const envProblems: Array<string> = []
+    for (const variable of environmentVariables) {
+      const raw = options.env[variable.name]
+      if (raw === undefined || raw === "") continue
+      const parsed = parseEnvValue(raw, variable.kind)
+      if (!parsed.ok) {
+        envProblems.push(`${variable.path} (from ${variable.name}): expected ${parsed.expected}, got ${show(raw)}`)
+        continue
+      }
+      setPath(merged, variable.path, parsed.value)
+      origins[variable.path] = variable.name
+    }
+    const source = fs.existsSync(file) ? `${path.relative(options.cwd, file) || file} and environment` : "defaults and environment"
+    if (envProblems.length > 0) return yield* new ConfigError({ source, problems: envProblems })
+    return yield* validateConfig(merged, source, options.cwd, origins)
+  })
+
+export type { RouterConfigInput }

@@ -1,0 +1,93 @@
+/**
+ * The one Schema of the router's configuration. Every key has a default, so a config file
+ * may hold only what it changes; unknown keys are errors (see `decodeConfig`).
+ */
+import { Effect, Schema } from "effect"
+
+// the default is shown in the generated JSON Schema too, so editors can tell it
+const withDefault = <S extends Schema.Top>(schema: S, value: S["Encoded"]) =>
+  (schema.annotate({ default: value } as never) as S).pipe(Schema.withDecodingDefaultKey(Effect.succeed(value)))
+
+const described = <S extends Schema.Top>(schema: S, description: string) =>
+  schema.annotate({ description } as never) as S["Rebuild"]
+
+const Port = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 65535 }))
+const Millis = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 3_600_000 }))
+const Bytes = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1024 * 1024 * 1024 }))
+const Count = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1_000_000 }))
+const Name = Schema.String.check(Schema.isNonEmpty())
+
+export const LogLevelName = Schema.Literals(["trace", "debug", "info", "warn", "error", "fatal", "none"])
+export type LogLevelName = typeof LogLevelName.Type
+
+export const ServerConfig = Schema.Struct({
+  port: withDefault(described(Port, "TCP port of the HTTP server"), 3001),
+  host: withDefault(described(Name, "Interface to bind; 127.0.0.1 keeps the router local"), "0.0.0.0"),
+  timeout: withDefault(described(Millis, "Longest time one HTTP request may take, in ms"), 60_000),
+  shutdownTimeout: withDefault(described(Millis, "How long in-flight calls may finish on SIGINT/SIGTERM, in ms"), 10_000)
+})
+
+export const SecurityConfig = Schema.Struct({
+  requireApiKey: withDefault(described(Schema.Boolean, "Require an API key on every non-health endpoint"), true),
+  adminKey: Schema.optionalKey(described(Name, "Bootstrap admin API key (prefer MCP_ADMIN_KEY)")),
+  maxRequestsPerMinute: withDefault(Count, 100),
+  maxRequestsPerHour: withDefault(Count, 1000),
+  allowedOrigins: withDefault(
+    described(Schema.Array(Name), "Browser origins allowed by CORS and on /mcp; \"*\" must be chosen explicitly"),
+    []
+  ),
+  maxPayloadBytes: withDefault(described(Bytes, "Largest request body accepted, in bytes"), 1024 * 1024),
+  blockedIps: withDefault(described(Schema.Array(Name), "Addresses and CIDR ranges refused before anything runs"), [])
+})
+
+export const LoggingConfig = Schema.Struct({
+  level: withDefault(LogLevelName, "info"),
+  enableConsole: withDefault(Schema.Boolean, true),
+  enableFile: withDefault(Schema.Boolean, false),
+  logDir: withDefault(described(Name, "Folder of the log files (relative to the process's folder)"), "logs"),
+  maxFileBytes: withDefault(described(Bytes, "Size at which the log file is rotated"), 10 * 1024 * 1024),
+  maxFiles: withDefault(described(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 100 })), "Rotated files kept"), 5),
+  bufferSize: withDefault(described(Count, "Recent entries kept in memory for GET /logs"), 1000)
+})
+
+export const ToolsConfig = Schema.Struct({
+  enableReal: withDefault(
+    described(Schema.Boolean, "Offer tools that write or run programs; false offers only read-only file tools"),
+    true
+  ),
+  workingDir: withDefault(described(Name, "Every tool path is confined to this folder"), "."),
+  timeout: withDefault(described(Millis, "Longest time one tool call may run, in ms"), 30_000),
+  allowedCommands: withDefault(
+    described(Schema.Array(Name), "Programs execute_command may run, by exact name"),
+    ["ls", "cat", "head", "tail", "grep", "find", "git", "docker", "curl", "ping"]
+  ),
+  maxOutputBytes: withDefault(described(Bytes, "Cap on a tool's output stream, in bytes"), 1024 * 1024),
+  maxReadBytes: withDefault(described(Bytes, "Largest file read_file returns, in bytes"), 5 * 1024 * 1024),
+  maxListEntries: withDefault(described(Count, "Most entries list_directory returns"), 1000),
+  maxSearchResults: withDefault(described(Count, "Most matches search_files returns"), 200)
+})
+
+export const MonitoringConfig = Schema.Struct({
+  enabled: withDefault(Schema.Boolean, true),
+  healthCheckInterval: withDefault(described(Millis, "Sampling interval of health and metrics, in ms"), 15_000)
+})
+
+export const WebSocketConfig = Schema.Struct({
+  maxConnections: withDefault(Count, 200)
+})
+
+export const RouterConfig = Schema.Struct({
+  server: withDefault(ServerConfig, {}),
+  security: withDefault(SecurityConfig, {}),
+  logging: withDefault(LoggingConfig, {}),
+  tools: withDefault(ToolsConfig, {}),
+  monitoring: withDefault(MonitoringConfig, {}),
+  websocket: withDefault(WebSocketConfig, {})
+}).annotate({
+  title: "MCP Router Pro configuration",
+  description: "config/mcp-router.json: every key is optional; environment variables MCP_* override it."
+})
+
+export type RouterConfig = typeof RouterConfig.Type
+/** The file form: what a config file or a runtime update may contain. */
+export type RouterConfigInput = typeof RouterConfig.Encoded

@@ -1,0 +1,50 @@
+/** The HTTP server: system routes, JSON-RPC, MCP Streamable HTTP at /mcp, and JSON for everything else. */
+import { NodeHttpServer } from "@effect/platform-node"
+import { Effect, Layer } from "effect"
+import { McpServer } from "effect/ai"
+import { HttpRouter, HttpServer, HttpServerRequest } from "effect/http"
+import { createServer } from "node:http"
+import { AppConfig } from "../config/AppConfig.ts"
+import { McpToolsLayer } from "../mcp/McpTools.ts"
+import { mcpProtocols, serverInstructions } from "../mcp/protocols.ts"
+import { serverName, version } from "../version.ts"
+import { JsonRpcRoute } from "./jsonRpcRoute.ts"
+import { errorResponse } from "./jsonResponse.ts"
+import { SystemRoutes } from "./systemRoutes.ts"
+
+const McpRoute = Layer.unwrap(
+  AppConfig.use((config) => Effect.succeed(
+    McpServer.layerHttp({
+      name: serverName,
+      version,
+      instructions: serverInstructions,
+      path: "/mcp",
+      protocols: mcpProtocols,
+      allowedOrigins: config.current().security.allowedOrigins,
+      allowSessionTermination: true,
+      registrations: McpToolsLayer("mcp")
+    })))
+)
+
+const NotFoundRoute = HttpRouter.add("*", "*", (request: HttpServerRequest.HttpServerRequest) =>
+  Effect.succeed(errorResponse(404, "not_found", `No route for ${request.method} ${request.url.split("?")[0]}`)))
+
+export const HttpRoutes = Layer.mergeAll(SystemRoutes, JsonRpcRoute, McpRoute, NotFoundRoute)
+
+const ListeningLog = Layer.effectDiscard(
+  HttpServer.addressFormattedWith((address) =>
+    Effect.logInfo(`MCP Router Pro ${version} listening on ${address}; MCP at ${address}/mcp`).pipe(
+      Effect.andThen(Effect.addFinalizer(() => Effect.logInfo("HTTP server stopped")))
+    ))
+)
+
+/** Serves `HttpRoutes` on `server.host`:`server.port`. */
+export const HttpServerLayer = Layer.unwrap(
+  AppConfig.use((config) => Effect.sync(() => {
+    const { host, port, shutdownTimeout } = config.current().server
+    return HttpRouter.serve(HttpRoutes, { disableListenLog: true, disableLogger: true }).pipe(
+      Layer.provideMerge(ListeningLog),
+      Layer.provideMerge(NodeHttpServer.layer(createServer, { host, port, gracefulShutdownTimeout: shutdownTimeout }))
+    )
+  }))
+)

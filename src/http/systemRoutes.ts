@@ -1,0 +1,63 @@
+/** GET /health, GET /api/tools and GET /logs. */
+import { Effect, Layer, Schema } from "effect"
+import { HttpRouter, HttpServerRequest } from "effect/http"
+import { LogLevelName } from "../config/schema.ts"
+import { LogBuffer } from "../logging/Logging.ts"
+import { ToolStats } from "../observability/ToolStats.ts"
+import { localCaller } from "../router/Caller.ts"
+import { Router } from "../router/Router.ts"
+import { toToolListing } from "../router/wire.ts"
+import { serverName, version } from "../version.ts"
+import { errorResponse, jsonResponse } from "./jsonResponse.ts"
+
+const LogsQuery = Schema.Struct({
+  level: Schema.optionalKey(LogLevelName),
+  limit: Schema.optionalKey(Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 1, maximum: 10_000 })))
+})
+
+const mib = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10
+
+const processHealth = () => {
+  const memory = process.memoryUsage()
+  const cpu = process.cpuUsage()
+  return {
+    memory: { rssMiB: mib(memory.rss), heapUsedMiB: mib(memory.heapUsed), heapTotalMiB: mib(memory.heapTotal) },
+    cpu: { userMs: Math.round(cpu.user / 1000), systemMs: Math.round(cpu.system / 1000) }
+  }
+}
+
+export const SystemRoutes = Layer.mergeAll(
+  HttpRouter.use((router) =>
+    Effect.gen(function*() {
+      const routerService = yield* Router
+      const stats = yield* ToolStats
+      const logs = yield* LogBuffer
+      const caller = localCaller("http")
+      yield* router.add("GET", "/health", Effect.sync(() => {
+        const snapshot = stats.snapshot()
+        return jsonResponse({
+          status: "ok",
+          name: serverName,
+          version,
+          startedAt: snapshot.startedAt,
+          uptimeSeconds: snapshot.uptimeSeconds,
+          ...processHealth(),
+          tools: { count: routerService.list(caller).length, calls: snapshot.totals.calls, errors: snapshot.totals.errors }
+        })
+      }))
+      yield* router.add("GET", "/api/tools", Effect.sync(() => {
+        const tools = routerService.list(caller).map(toToolListing)
+        return jsonResponse({ tools, count: tools.length })
+      }))
+      yield* router.add("GET", "/logs", HttpServerRequest.schemaSearchParams(LogsQuery).pipe(
+        Effect.map((query) => {
+          const entries = logs.recent({ ...query })
+          return jsonResponse({ entries, count: entries.length })
+        }),
+        Effect.catchTag("SchemaError", (error) =>
+          Effect.succeed(errorResponse(400, "invalid_query", `Invalid query: ${error.message.replaceAll("\n", " ")}`))
+        )
+      ))
+    })
+  )
+)

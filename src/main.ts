@@ -1,0 +1,73 @@
+/**
+ * Wires the Layer graph and launches the command line. Nothing here decides behaviour: each service
+ * lives in its own module.
+ */
+import { NodeRuntime, NodeServices } from "@effect/platform-node"
+import { Cause, Effect, Exit, Layer } from "effect"
+import { McpServer } from "effect/ai"
+import { Command } from "effect/cli"
+import { makeCli } from "./cli/commands.ts"
+import { AppConfig } from "./config/AppConfig.ts"
+import { HttpServerLayer } from "./http/HttpApp.ts"
+import { makeLoggingLayer } from "./logging/Logging.ts"
+import { McpToolsLayer } from "./mcp/McpTools.ts"
+import { mcpProtocols, serverInstructions } from "./mcp/protocols.ts"
+import { ToolStats } from "./observability/ToolStats.ts"
+import { Router } from "./router/Router.ts"
+import { FileToolsLayer } from "./tools/files/FileTools.ts"
+import { Sandbox } from "./tools/Sandbox.ts"
+import { ToolRegistry } from "./tools/ToolRegistry.ts"
+import { serverName, version } from "./version.ts"
+
+/** Every built-in tool family. */
+export const BuiltInToolsLayer = FileToolsLayer
+
+/** Registry, sandbox, stats and the Router, with the built-in tools registered; needs AppConfig. */
+export const RouterCoreLayer = Router.layer.pipe(
+  Layer.provideMerge(BuiltInToolsLayer),
+  Layer.provideMerge(Layer.mergeAll(ToolRegistry.layer, ToolStats.layer, Sandbox.layer))
+)
+
+/** The HTTP server with everything behind it, on a given configuration. */
+export const serverLayer = <E>(config: Layer.Layer<AppConfig, E>) =>
+  HttpServerLayer.pipe(
+    Layer.provide(RouterCoreLayer),
+    Layer.provideMerge(makeLoggingLayer()),
+    Layer.provide(config)
+  )
+
+/** MCP over stdin/stdout; logs go to stderr so they never mix with the protocol. */
+export const stdioLayer = <E>(config: Layer.Layer<AppConfig, E>) =>
+  McpServer.layerStdio({
+    name: serverName,
+    version,
+    instructions: serverInstructions,
+    protocols: mcpProtocols,
+    registrations: McpToolsLayer("stdio")
+  }).pipe(
+    Layer.provide(RouterCoreLayer),
+    Layer.provide(NodeServices.layer),
+    Layer.provideMerge(makeLoggingLayer({ toStderr: true })),
+    Layer.provide(config)
+  )
+
+const cli = makeCli({
+  serve: (file) => serverLayer(AppConfig.layerFromEnvironment({ file })),
+  stdio: (file) => stdioLayer(AppConfig.layerFromEnvironment({ file }))
+})
+
+if (import.meta.main) {
+  Command.run(cli, { version }).pipe(
+    Effect.provide(NodeServices.layer),
+    NodeRuntime.runMain({
+      disableErrorReporting: true,
+      // a signal is the normal way to stop a server: it exits 0 after a graceful shutdown
+      teardown: (exit, onExit) => {
+        if (Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)) return onExit(0)
+        const error = Cause.squash(exit.cause) as { _tag?: string; message?: string }
+        process.stderr.write(`${error._tag === "ConfigError" ? error.message : Cause.pretty(exit.cause)}\n`)
+        onExit(1)
+      }
+    })
+  )
+}

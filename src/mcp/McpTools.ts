@@ -1,0 +1,36 @@
+/**
+ * Offers the registry's tools to effect's McpServer (HTTP and stdio alike). Each registered tool hands
+ * its call to `Router.call`, so MCP sees exactly what JSON-RPC and WebSocket see.
+ */
+import { Context, Effect, Layer, Option, Stream } from "effect"
+import { McpSchema, McpServer } from "effect/ai"
+import { CurrentCaller } from "../router/CurrentCaller.ts"
+import { localCaller, type Transport } from "../router/Caller.ts"
+import { Router } from "../router/Router.ts"
+import { routerErrorToMcp, toCallToolResult, toToolListing } from "../router/wire.ts"
+import type { ToolDefinition } from "../tools/ToolDefinition.ts"
+import { ToolRegistry } from "../tools/ToolRegistry.ts"
+
+export const McpToolsLayer = (transport: Transport) =>
+  Layer.effectDiscard(
+    Effect.gen(function*() {
+      const server = yield* McpServer.McpServer
+      const router = yield* Router
+      const registry = yield* ToolRegistry
+      const offered = new Set<ToolDefinition>()
+      const offer = (tool: ToolDefinition) =>
+        server.addTool({
+          tool: new McpSchema.Tool(toToolListing(tool) as ConstructorParameters<typeof McpSchema.Tool>[0]),
+          annotations: Context.empty(),
+          handle: (args) =>
+            Effect.serviceOption(CurrentCaller).pipe(
+              Effect.flatMap((caller) => router.call(Option.getOrElse(caller, () => localCaller(transport)), tool.name, args)),
+              Effect.map((output) => new McpSchema.CallToolResult(toCallToolResult(output) as ConstructorParameters<typeof McpSchema.CallToolResult>[0])),
+              Effect.mapError(routerErrorToMcp)
+            )
+        }).pipe(Effect.tap(() => Effect.sync(() => offered.add(tool))))
+      const offerNew = Effect.forEach(registry.all().filter((tool) => !offered.has(tool)), offer, { discard: true })
+      yield* offerNew
+      yield* registry.changes.pipe(Stream.runForEach(() => offerNew), Effect.forkScoped)
+    })
+  )

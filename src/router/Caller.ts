@@ -1,0 +1,13 @@
+/** Who is calling, as the edge established it; every call on every transport carries one. */
+export type Transport = "mcp" | "jsonrpc" | "stdio" | "websocket" | "http"
+
+export interface Caller {
+  readonly transport: Transport
+  /** Id of the API key used, when there was one. */
+  readonly keyId?: string
+  readonly permissions: ReadonlyArray<string>
+  readonly ip?: string
+}
+
+/** A local caller with every permission: stdio is launched by the user on their own machine. */
+export const localCaller = (transport: Transport): Caller => ({ transport, permissions: ["*"] })

@@ -1,0 +1,70 @@
+/**
+ * The one call path of every entry point (/mcp, JSON-RPC, stdio, WebSocket): find the tool, decode its
+ * arguments by Schema, run it under the configured timeout, and record the outcome. Entry points only
+ * translate their wire format to `list` / `call` and back.
+ */
+import { Context, Effect, Layer, SchemaIssue } from "effect"
+import { AppConfig } from "../config/AppConfig.ts"
+import { ToolStats } from "../observability/ToolStats.ts"
+import type { ToolDefinition, ToolOutput } from "../tools/ToolDefinition.ts"
+import { ToolRegistry } from "../tools/ToolRegistry.ts"
+import type { Caller } from "./Caller.ts"
+import { InvalidArguments, type RouterError, UnknownTool } from "./RouterErrors.ts"
+
+const formatIssues = SchemaIssue.makeFormatterStandardSchemaV1()
+
+const failedOutput = (message: string): ToolOutput => ({ content: [{ type: "text", text: message }], isError: true })
+
+export class Router extends Context.Service<Router, {
+  readonly list: (caller: Caller) => ReadonlyArray<ToolDefinition>
+  /** Runs a tool; a failure while it runs is an `isError` output, not an error of this effect. */
+  readonly call: (caller: Caller, name: string, args: unknown) => Effect.Effect<ToolOutput, RouterError>
+}>()("mcp-router/router/Router") {
+  static readonly layer = Layer.effect(
+    Router,
+    Effect.gen(function*() {
+      const registry = yield* ToolRegistry
+      const config = yield* AppConfig
+      const stats = yield* ToolStats
+      const call = (_caller: Caller, name: string, args: unknown) =>
+        Effect.suspend((): Effect.Effect<ToolOutput, RouterError> => {
+          const tool = registry.find(name)
+          if (tool === undefined) return Effect.fail(new UnknownTool({ name }))
+          const started = performance.now()
+          const timeoutMs = config.current().tools.timeout
+          return tool.decode(args ?? {}).pipe(
+            Effect.mapError((error) =>
+              new InvalidArguments({
+                tool: name,
+                problems: formatIssues(error.issue).issues.map((issue) => ({
+                  path: (issue.path ?? []).map(String).join("."),
+                  message: issue.message
+                }))
+              })
+            ),
+            Effect.flatMap((input) =>
+              tool.run(input).pipe(
+                Effect.timeoutOrElse({
+                  duration: timeoutMs,
+                  orElse: () => Effect.succeed(failedOutput(`${name} timed out after ${timeoutMs} ms (tools.timeout)`))
+                }),
+                Effect.catch((error) => Effect.succeed(failedOutput(error.message))),
+                Effect.catchDefect((defect) =>
+                  Effect.logError("tool crashed", { tool: name }, defect).pipe(
+                    Effect.as(failedOutput(`${name} failed unexpectedly; the router's log has the details`))
+                  )
+                )
+              )
+            ),
+            // invalid arguments count as a failed call of that tool, like a failure while running
+            Effect.onExit((exit) =>
+              Effect.sync(() =>
+                stats.record(name, performance.now() - started, exit._tag === "Failure" || exit.value.isError === true)
+              )
+            )
+          )
+        })
+      return Router.of({ list: () => registry.all(), call })
+    })
+  )
+}

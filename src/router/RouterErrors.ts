@@ -1,0 +1,22 @@
+import { Schema } from "effect"
+
+export class UnknownTool extends Schema.TaggedError<UnknownTool>()("UnknownTool", {
+  name: Schema.String
+}) {
+  override get message(): string {
+    return `Unknown tool "${this.name}"; tools/list shows the tools you can call`
+  }
+}
+
+export const ArgumentProblem = Schema.Struct({ path: Schema.String, message: Schema.String })
+
+export class InvalidArguments extends Schema.TaggedError<InvalidArguments>()("InvalidArguments", {
+  tool: Schema.String,
+  problems: Schema.Array(ArgumentProblem)
+}) {
+  override get message(): string {
+    return `Invalid arguments for ${this.tool}: ${this.problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join("; ")}`
+  }
+}
+
+export type RouterError = UnknownTool | InvalidArguments

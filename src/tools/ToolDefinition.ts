@@ -1,0 +1,88 @@
+/**
+ * A tool is defined once: name, description, input Schema (its JSON Schema is what tools/list shows),
+ * truthful MCP annotations and an Effect handler.
+ */
+import { Effect, Schema } from "effect"
+
+export interface ToolAnnotations {
+  readonly title?: string
+  /** The tool does not change its environment. */
+  readonly readOnlyHint: boolean
+  /** The tool may delete or overwrite (meaningful when not read-only). */
+  readonly destructiveHint?: boolean
+  /** Repeating a call with the same arguments has no further effect. */
+  readonly idempotentHint?: boolean
+  /** The tool reaches outside the router's machine (network, external services). */
+  readonly openWorldHint: boolean
+}
+
+export interface TextContent {
+  readonly type: "text"
+  readonly text: string
+}
+
+/** What a handler returns: MCP content blocks and optionally the same result as structured JSON. */
+export interface ToolOutput {
+  readonly content: ReadonlyArray<TextContent>
+  readonly structuredContent?: Record<string, unknown>
+  /** The tool ran but its outcome is a failure the model should read (a non-zero exit, say). */
+  readonly isError?: boolean
+}
+
+/** A failure while a tool runs: reported to the caller as an `isError` result with this message. */
+export class ToolFailure extends Schema.TaggedError<ToolFailure>()("ToolFailure", {
+  message: Schema.String
+}) {}
+
+/** Any tagged error with a message (ToolFailure, PathRefused, ...): the caller reads the message. */
+export interface ToolError {
+  readonly _tag: string
+  readonly message: string
+}
+
+export interface ToolDefinition {
+  readonly name: string
+  readonly description: string
+  readonly inputSchema: Schema.Top
+  /** JSON Schema of the input, generated once from `inputSchema`. */
+  readonly inputJsonSchema: Record<string, unknown>
+  readonly annotations: ToolAnnotations
+  /** Decodes untrusted arguments; unknown keys are refused so typos are not silently ignored. */
+  readonly decode: (args: unknown) => Effect.Effect<unknown, Schema.SchemaError>
+  readonly run: (input: unknown) => Effect.Effect<ToolOutput, ToolError>
+}
+
+const toolNamePattern = /^[A-Za-z0-9_.-]{1,64}$/
+
+export const defineTool = <S extends Schema.Top & { readonly DecodingServices: never }>(options: {
+  readonly name: string
+  readonly description: string
+  readonly input: S
+  readonly annotations: ToolAnnotations
+  readonly handler: (input: S["Type"]) => Effect.Effect<ToolOutput, ToolError>
+}): ToolDefinition => {
+  if (!toolNamePattern.test(options.name)) {
+    throw new Error(`Tool name "${options.name}" must match ${toolNamePattern}`)
+  }
+  const document = Schema.toJsonSchemaDocument(options.input, { onExcessProperty: "error" })
+  return {
+    name: options.name,
+    description: options.description,
+    inputSchema: options.input,
+    inputJsonSchema: Object.keys(document.definitions).length === 0
+      ? document.schema as Record<string, unknown>
+      : { ...document.schema, $defs: document.definitions },
+    annotations: options.annotations,
+    decode: Schema.decodeUnknownEffect(options.input, { onExcessProperty: "error", errors: "all" }) as ToolDefinition["decode"],
+    run: options.handler as ToolDefinition["run"]
+  }
+}
+
+/** A plain-text result with the same data as structured JSON. */
+export const jsonOutput = (value: Record<string, unknown>): ToolOutput => ({
+  content: [{ type: "text", text: JSON.stringify(value, null, 2) }],
+  structuredContent: value
+})
+
+export const textOutput = (text: string, structured?: Record<string, unknown>): ToolOutput =>
+  structured === undefined ? { content: [{ type: "text", text }] } : { content: [{ type: "text", text }], structuredContent: structured }

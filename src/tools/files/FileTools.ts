@@ -1,0 +1,16 @@
+/** The file tool family; with `tools.enableReal=false` only the read-only tools are offered. */
+import { Effect } from "effect"
+import { AppConfig } from "../../config/AppConfig.ts"
+import { ToolRegistry } from "../ToolRegistry.ts"
+import { listDirectoryTool } from "./listDirectory.ts"
+import { readFileTool } from "./readFile.ts"
+import { searchFilesTool } from "./searchFiles.ts"
+import { writeFileTool } from "./writeFile.ts"
+
+export const FileToolsLayer = ToolRegistry.provide(
+  Effect.gen(function*() {
+    const enableReal = (yield* AppConfig).current().tools.enableReal
+    const readOnly = [yield* readFileTool, yield* listDirectoryTool, yield* searchFilesTool]
+    return enableReal ? [...readOnly, yield* writeFileTool] : readOnly
+  })
+)

@@ -1,0 +1,24 @@
+import { Effect } from "effect"
+import { ToolFailure } from "../ToolDefinition.ts"
+
+const reasons: Record<string, string> = {
+  ENOENT: "does not exist",
+  EACCES: "is not accessible (permission denied)",
+  EPERM: "is not accessible (operation not permitted)",
+  EISDIR: "is a directory",
+  ENOTDIR: "has a part that is not a directory",
+  EEXIST: "already exists",
+  ENOSPC: "cannot be written: no space left on the device",
+  EROFS: "cannot be written: read-only file system",
+  ELOOP: "passes through too many symbolic links"
+}
+
+/** Runs a node:fs promise, turning its error into a message that names the path and the cause. */
+export const fsCall = <A>(relative: string, run: () => Promise<A>) =>
+  Effect.tryPromise({
+    try: run,
+    catch: (error) => {
+      const code = (error as NodeJS.ErrnoException).code ?? ""
+      return new ToolFailure({ message: `${relative} ${reasons[code] ?? `failed: ${(error as Error).message}`}` })
+    }
+  })
