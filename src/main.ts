@@ -5,9 +5,10 @@
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Cause, Effect, Exit, Layer } from "effect"
 import { McpServer } from "effect/ai"
-import { Command } from "effect/cli"
+import { CliError, Command } from "effect/cli"
 import { makeCli } from "./cli/commands.ts"
 import { AppConfig } from "./config/AppConfig.ts"
+import { ConfigError } from "./config/ConfigError.ts"
 import { HttpServerLayer } from "./http/HttpApp.ts"
 import { makeLoggingLayer } from "./logging/Logging.ts"
 import { McpToolsLayer } from "./mcp/McpTools.ts"
@@ -56,7 +57,8 @@ const cli = makeCli({
   stdio: (file) => stdioLayer(AppConfig.layerFromEnvironment({ file }))
 })
 
-if (import.meta.main) {
+/** Runs the command line as this process: exits 0 after a signal-driven graceful shutdown, 1 on failure. */
+export const main = () =>
   Command.run(cli, { version }).pipe(
     Effect.provide(NodeServices.layer),
     NodeRuntime.runMain({
@@ -64,10 +66,14 @@ if (import.meta.main) {
       // a signal is the normal way to stop a server: it exits 0 after a graceful shutdown
       teardown: (exit, onExit) => {
         if (Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)) return onExit(0)
-        const error = Cause.squash(exit.cause) as { _tag?: string; message?: string }
-        process.stderr.write(`${error._tag === "ConfigError" ? error.message : Cause.pretty(exit.cause)}\n`)
+        const error = Cause.squash(exit.cause)
+        // the CLI has already shown its own error with the help text
+        if (!CliError.isCliError(error)) {
+          process.stderr.write(`${error instanceof ConfigError ? error.message : Cause.pretty(exit.cause)}\n`)
+        }
         onExit(1)
       }
     })
   )
-}
+
+if (import.meta.main) main()
