@@ -23,22 +23,28 @@ import { serverName, version } from "./version.ts"
 /** Every built-in tool family. */
 export const BuiltInToolsLayer = FileToolsLayer
 
-/** Registry, sandbox, stats and the Router, with the built-in tools registered; needs AppConfig. */
-export const RouterCoreLayer = Router.layer.pipe(
-  Layer.provideMerge(BuiltInToolsLayer),
-  Layer.provideMerge(Layer.mergeAll(ToolRegistry.layer, ToolStats.layer, Sandbox.layer))
-)
+/** Tools a library user adds: Layers made with `ToolRegistry.provide`. */
+export type ExtraTools<E = never> = Layer.Layer<never, E, ToolRegistry | Sandbox | AppConfig>
+
+/** Registry, sandbox, stats and the Router, with the built-in tools (and any extra ones) registered. */
+export const routerCoreLayer = <E = never>(extraTools: ExtraTools<E> = Layer.empty as ExtraTools<E>) =>
+  Router.layer.pipe(
+    Layer.provideMerge(Layer.mergeAll(BuiltInToolsLayer, extraTools)),
+    Layer.provideMerge(Layer.mergeAll(ToolRegistry.layer, ToolStats.layer, Sandbox.layer))
+  )
+
+export const RouterCoreLayer = routerCoreLayer()
 
 /** The HTTP server with everything behind it, on a given configuration. */
-export const serverLayer = <E>(config: Layer.Layer<AppConfig, E>) =>
+export const serverLayer = <E, E2 = never>(config: Layer.Layer<AppConfig, E>, extraTools?: ExtraTools<E2>) =>
   HttpServerLayer.pipe(
-    Layer.provide(RouterCoreLayer),
+    Layer.provide(routerCoreLayer(extraTools)),
     Layer.provideMerge(makeLoggingLayer()),
     Layer.provide(config)
   )
 
 /** MCP over stdin/stdout; logs go to stderr so they never mix with the protocol. */
-export const stdioLayer = <E>(config: Layer.Layer<AppConfig, E>) =>
+export const stdioLayer = <E, E2 = never>(config: Layer.Layer<AppConfig, E>, extraTools?: ExtraTools<E2>) =>
   McpServer.layerStdio({
     name: serverName,
     version,
@@ -46,7 +52,7 @@ export const stdioLayer = <E>(config: Layer.Layer<AppConfig, E>) =>
     protocols: mcpProtocols,
     registrations: McpToolsLayer("stdio")
   }).pipe(
-    Layer.provide(RouterCoreLayer),
+    Layer.provide(routerCoreLayer(extraTools)),
     Layer.provide(NodeServices.layer),
     Layer.provideMerge(makeLoggingLayer({ toStderr: true })),
     Layer.provide(config)

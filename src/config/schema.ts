@@ -11,7 +11,7 @@ const withDefault = <S extends Schema.Top>(schema: S, value: S["Encoded"]) =>
 const described = <S extends Schema.Top>(schema: S, description: string) =>
   schema.annotate({ description } as never) as S["Rebuild"]
 
-const Port = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 65535 }))
+const Port = Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 65535 }))
 const Millis = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 3_600_000 }))
 const Bytes = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1024 * 1024 * 1024 }))
 const Count = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1_000_000 }))
@@ -21,7 +21,7 @@ export const LogLevelName = Schema.Literals(["trace", "debug", "info", "warn", "
 export type LogLevelName = typeof LogLevelName.Type
 
 export const ServerConfig = Schema.Struct({
-  port: withDefault(described(Port, "TCP port of the HTTP server"), 3001),
+  port: withDefault(described(Port, "TCP port of the HTTP server; 0 picks a free one"), 3001),
   host: withDefault(described(Name, "Interface to bind; 127.0.0.1 keeps the router local"), "0.0.0.0"),
   timeout: withDefault(described(Millis, "Longest time one HTTP request may take, in ms"), 60_000),
   shutdownTimeout: withDefault(described(Millis, "How long in-flight calls may finish on SIGINT/SIGTERM, in ms"), 10_000)

@@ -31,11 +31,20 @@ const NotFoundRoute = HttpRouter.add("*", "*", (request: HttpServerRequest.HttpS
 
 export const HttpRoutes = Layer.mergeAll(SystemRoutes, JsonRpcRoute, McpRoute, NotFoundRoute)
 
+const loopbackHosts = new Set(["127.0.0.1", "::1", "localhost"])
+
 const ListeningLog = Layer.effectDiscard(
   HttpServer.addressFormattedWith((address) =>
-    Effect.logInfo(`MCP Router Pro ${version} listening on ${address}; MCP at ${address}/mcp`).pipe(
-      Effect.andThen(Effect.addFinalizer(() => Effect.logInfo("HTTP server stopped")))
-    ))
+    Effect.gen(function*() {
+      yield* Effect.logInfo(`MCP Router Pro ${version} listening on ${address}; MCP at ${address}/mcp`)
+      const { host } = (yield* AppConfig).current().server
+      if (!loopbackHosts.has(host)) {
+        yield* Effect.logWarning(
+          `Listening on ${host}, beyond loopback, and API keys are not enforced yet: anyone who reaches this port can read and write files in the working directory. Set MCP_HOST=127.0.0.1 or use a trusted network.`
+        )
+      }
+      yield* Effect.addFinalizer(() => Effect.logInfo("HTTP server stopped"))
+    }))
 )
 
 /** Serves `HttpRoutes` on `server.host`:`server.port`. */

@@ -10,7 +10,9 @@ export interface RotatingFile {
 export const openRotatingFile = (file: string, maxBytes: number, maxFiles: number): RotatingFile => {
   fs.mkdirSync(path.dirname(file), { recursive: true })
   let size = fs.statSync(file, { throwIfNoEntry: false })?.size ?? 0
-  let stream = fs.createWriteStream(file, { flags: "a" })
+  // opened synchronously so the file exists at once: a rotation may follow before any write completes
+  const open = () => fs.createWriteStream(file, { fd: fs.openSync(file, "a") })
+  let stream = open()
   const rotate = () => {
     stream.end()
     // an open descriptor follows a rename, so lines still buffered land in the rotated file
@@ -19,13 +21,17 @@ export const openRotatingFile = (file: string, maxBytes: number, maxFiles: numbe
     }
     fs.renameSync(file, `${file}.1`)
     fs.rmSync(`${file}.${maxFiles + 1}`, { force: true })
-    stream = fs.createWriteStream(file, { flags: "a" })
+    stream = open()
     size = 0
   }
   return {
     write: (line) => {
       const bytes = Buffer.byteLength(line) + 1
-      if (size > 0 && size + bytes > maxBytes) rotate()
+      try {
+        if (size > 0 && size + bytes > maxBytes) rotate()
+      } catch {
+        // a failed rotation must not fail the code that logged: keep appending to the current file
+      }
       stream.write(`${line}\n`)
       size += bytes
     },

@@ -5,7 +5,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { AppConfig } from "../../src/config/AppConfig.ts"
-import { serverLayer } from "../../src/main.ts"
+import { type ExtraTools, serverLayer } from "../../src/main.ts"
 
 export interface RunningServer {
   readonly url: string
@@ -16,7 +16,7 @@ export interface RunningServer {
 export const makeTempDir = (prefix = "mcp-router-test-") => fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), prefix)))
 
 /** `input` is a config file's content; port, host and a temporary working folder are filled in. */
-export const startServer = async (input: Record<string, any> = {}): Promise<RunningServer> => {
+export const startServer = async (input: Record<string, any> = {}, extraTools?: ExtraTools): Promise<RunningServer> => {
   const workingDir = input.tools?.workingDir ?? makeTempDir()
   const config = {
     ...input,
@@ -26,7 +26,7 @@ export const startServer = async (input: Record<string, any> = {}): Promise<Runn
   }
   const scope = Effect.runSync(Scope.make())
   const context = await Effect.runPromise(
-    Layer.buildWithScope(serverLayer(AppConfig.layerFromInput(config)), scope)
+    Layer.buildWithScope(serverLayer(AppConfig.layerFromInput(config), extraTools), scope)
   )
   const server = Context.get(context, HttpServer.HttpServer)
   const address = server.address as unknown as { port: number }

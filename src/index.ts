@@ -1,0 +1,30 @@
+/**
+ * MCP Router Pro as a library: the services and Layers another Effect program composes.
+ */
+export { AppConfig } from "./config/AppConfig.ts"
+export { ConfigError } from "./config/ConfigError.ts"
+export { environmentVariables, loadConfig } from "./config/load.ts"
+export { RouterConfig } from "./config/schema.ts"
+export { HttpRoutes, HttpServerLayer } from "./http/HttpApp.ts"
+export { type LogEntry, LogBuffer, makeLoggingLayer } from "./logging/Logging.ts"
+export { redactText, redactValue } from "./logging/redact.ts"
+export { BuiltInToolsLayer, type ExtraTools, main, routerCoreLayer, RouterCoreLayer, serverLayer, stdioLayer } from "./main.ts"
+export { McpToolsLayer } from "./mcp/McpTools.ts"
+export { type StatsSnapshot, ToolStats } from "./observability/ToolStats.ts"
+export { type Caller, localCaller, type Transport } from "./router/Caller.ts"
+export { CurrentCaller } from "./router/CurrentCaller.ts"
+export { Router } from "./router/Router.ts"
+export { InvalidArguments, UnknownTool } from "./router/RouterErrors.ts"
+export { FileToolsLayer } from "./tools/files/FileTools.ts"
+export { PathRefused, Sandbox } from "./tools/Sandbox.ts"
+export {
+  defineTool,
+  jsonOutput,
+  textOutput,
+  type ToolAnnotations,
+  type ToolDefinition,
+  type ToolError,
+  ToolFailure,
+  type ToolOutput
+} from "./tools/ToolDefinition.ts"
+export { ToolRegistry } from "./tools/ToolRegistry.ts"
