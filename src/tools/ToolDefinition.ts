@@ -65,13 +65,19 @@ export const defineTool = <S extends Schema.Top & { readonly DecodingServices: n
     throw new Error(`Tool name "${options.name}" must match ${toolNamePattern}`)
   }
   const document = Schema.toJsonSchemaDocument(options.input, { onExcessProperty: "error" })
+  const root = document.schema as Record<string, unknown>
+  // MCP wants an object root; an empty Struct renders as "anything but null", so it is spelled out
+  const objectRoot = root.type === "object"
+    ? root
+    : options.input.ast._tag === "Objects"
+    ? { type: "object", properties: {}, additionalProperties: false }
+    : undefined
+  if (objectRoot === undefined) throw new Error(`Tool "${options.name}": its input must be a Schema.Struct`)
   return {
     name: options.name,
     description: options.description,
     inputSchema: options.input,
-    inputJsonSchema: Object.keys(document.definitions).length === 0
-      ? document.schema as Record<string, unknown>
-      : { ...document.schema, $defs: document.definitions },
+    inputJsonSchema: Object.keys(document.definitions).length === 0 ? objectRoot : { ...objectRoot, $defs: document.definitions },
     annotations: options.annotations,
     decode: Schema.decodeUnknownEffect(options.input, { onExcessProperty: "error", errors: "all" }) as ToolDefinition["decode"],
     run: options.handler as ToolDefinition["run"]
