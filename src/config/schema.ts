@@ -50,6 +50,35 @@ export const LoggingConfig = Schema.Struct({
   bufferSize: withDefault(described(Count, "Recent entries kept in memory for GET /logs"), 1000)
 })
 
+export const NetworkConfig = Schema.Struct({
+  allowedHosts: withDefault(
+    described(
+      Schema.Array(Name),
+      "Hosts, addresses or CIDR ranges fetch_url and api_call may reach even when private or loopback"
+    ),
+    []
+  ),
+  deniedHosts: withDefault(described(Schema.Array(Name), "Hosts, addresses or CIDR ranges that are always refused"), []),
+  maxRedirects: withDefault(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 20 })), 5)
+})
+
+export const ApiConfig = Schema.Struct({
+  baseUrl: described(Name, "http(s) base URL; api_call paths are resolved against it"),
+  headers: withDefault(
+    described(Schema.Record(Schema.String, Schema.String), "Headers added to every call; ${VAR} takes an environment variable"),
+    {}
+  ),
+  timeout: Schema.optionalKey(Millis)
+})
+
+export const DatabaseConfig = Schema.Struct({
+  name: Name,
+  url: described(Name, "sqlite:relative/or/absolute.db, or postgres://user:pass@host:port/db (${VAR} allowed)"),
+  readOnly: withDefault(Schema.Boolean, true),
+  maxRows: withDefault(Count, 1000),
+  timeout: withDefault(Millis, 10_000)
+})
+
 export const ToolsConfig = Schema.Struct({
   enableReal: withDefault(
     described(Schema.Boolean, "Offer tools that write or run programs; false offers only read-only file tools"),
@@ -64,7 +93,21 @@ export const ToolsConfig = Schema.Struct({
   maxOutputBytes: withDefault(described(Bytes, "Cap on a tool's output stream, in bytes"), 1024 * 1024),
   maxReadBytes: withDefault(described(Bytes, "Largest file read_file returns, in bytes"), 5 * 1024 * 1024),
   maxListEntries: withDefault(described(Count, "Most entries list_directory returns"), 1000),
-  maxSearchResults: withDefault(described(Count, "Most matches search_files returns"), 200)
+  maxSearchResults: withDefault(described(Count, "Most matches search_files returns"), 200),
+  allowedDockerSubcommands: withDefault(
+    described(Schema.Array(Name), "docker subcommands execute_command may run; add others (run, rm, ...) deliberately"),
+    ["ps", "images", "inspect", "logs", "version", "info"]
+  ),
+  dockerSocket: withDefault(
+    described(Name, "Docker Engine API socket for docker_ps (DOCKER_HOST=unix://... overrides it)"),
+    "/var/run/docker.sock"
+  ),
+  network: withDefault(NetworkConfig, {}),
+  apis: withDefault(
+    described(Schema.Record(Schema.String, ApiConfig), "Named APIs for api_call; their auth headers never reach the model"),
+    {}
+  ),
+  databases: withDefault(described(Schema.Array(DatabaseConfig), "Databases sql_query may use, by name"), [])
 })
 
 export const MonitoringConfig = Schema.Struct({
