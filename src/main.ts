@@ -6,6 +6,7 @@ import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Cause, Effect, Exit, Layer } from "effect"
 import { McpServer } from "effect/ai"
 import { CliError, Command } from "effect/cli"
+import { HttpServerError } from "effect/http"
 import { makeCli } from "./cli/commands.ts"
 import { AppConfig } from "./config/AppConfig.ts"
 import { ConfigError } from "./config/ConfigError.ts"
@@ -63,6 +64,15 @@ const cli = makeCli({
   stdio: (file) => stdioLayer(AppConfig.layerFromEnvironment({ file }))
 })
 
+/** One readable line for the failures a user can fix (bad configuration, a port in use); else undefined. */
+const startupFailure = (error: unknown): string | undefined => {
+  if (error instanceof ConfigError) return error.message
+  if (error instanceof HttpServerError.ServeError) {
+    return `Cannot start the HTTP server: ${(error.cause as Error)?.message ?? String(error.cause)}`
+  }
+  return undefined
+}
+
 /** Runs the command line as this process: exits 0 after a signal-driven graceful shutdown, 1 on failure. */
 export const main = () =>
   Command.run(cli, { version }).pipe(
@@ -74,9 +84,7 @@ export const main = () =>
         if (Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)) return onExit(0)
         const error = Cause.squash(exit.cause)
         // the CLI has already shown its own error with the help text
-        if (!CliError.isCliError(error)) {
-          process.stderr.write(`${error instanceof ConfigError ? error.message : Cause.pretty(exit.cause)}\n`)
-        }
+        if (!CliError.isCliError(error)) process.stderr.write(`${startupFailure(error) ?? Cause.pretty(exit.cause)}\n`)
         onExit(1)
       }
     })

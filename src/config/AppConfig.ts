@@ -3,7 +3,7 @@
  * validation that start-up uses, so an update is applied whole or not at all.
  */
 import { Context, Effect, Layer, Schema, Stream, SubscriptionRef } from "effect"
-import type { ConfigError } from "./ConfigError.ts"
+import { ConfigError } from "./ConfigError.ts"
 import { loadConfig, setPath, validateConfig } from "./load.ts"
 import { RouterConfig } from "./schema.ts"
 
@@ -31,7 +31,8 @@ export class AppConfig extends Context.Service<AppConfig, {
         update: (changes, options) =>
           Effect.gen(function*() {
             const draft = structuredClone(encodeConfig(SubscriptionRef.getUnsafe(ref))) as Record<string, unknown>
-            for (const [key, value] of Object.entries(changes)) setPath(draft, key, value)
+            const problems = Object.entries(changes).flatMap(([key, value]) => setPath(draft, key, value) ?? [])
+            if (problems.length > 0) return yield* new ConfigError({ source: "update", problems })
             const next = yield* validateConfig(draft, "update", cwd)
             if (options?.dryRun !== true) yield* SubscriptionRef.set(ref, next)
             return next

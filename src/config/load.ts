@@ -41,14 +41,20 @@ const show = (value: unknown): string => {
 const valueAt = (input: unknown, keys: ReadonlyArray<PropertyKey>): unknown =>
   keys.reduce<unknown>((node, key) => (node !== null && typeof node === "object" ? (node as any)[key] : undefined), input)
 
-export const setPath = (target: Record<string, unknown>, dotted: string, value: unknown): void => {
+// keys that would reach Object.prototype instead of the configuration
+const unsafeKeys = new Set(["__proto__", "constructor", "prototype"])
+
+/** Sets `a.b.c` in a plain object; returns a problem for a path that names no configuration key. */
+export const setPath = (target: Record<string, unknown>, dotted: string, value: unknown): string | undefined => {
   const keys = dotted.split(".")
+  if (keys.some((key) => key === "" || unsafeKeys.has(key))) return `${dotted}: unknown key; remove it or check its spelling`
   let node = target
   for (const key of keys.slice(0, -1)) {
-    const next = node[key]
+    const next = Object.hasOwn(node, key) ? node[key] : undefined
     node = next !== null && typeof next === "object" && !Array.isArray(next) ? next as Record<string, unknown> : (node[key] = {}) as Record<string, unknown>
   }
   node[keys[keys.length - 1]!] = value
+  return undefined
 }
 
 const parseEnvValue = (raw: string, kind: EnvKind): { ok: true; value: unknown } | { ok: false; expected: string } => {
@@ -70,7 +76,7 @@ const parseEnvValue = (raw: string, kind: EnvKind): { ok: true; value: unknown }
 }
 
 /** Checks a merged input against the Schema, then the facts the Schema cannot see (folders exist). */
-export const validateConfig = (input: unknown, source: string, cwd: string, origins: Readonly<Record<string, string>> = {}) =>
+export const validateConfig = (input: unknown, source: string, cwd: string, origins: ReadonlyMap<string, string> = new Map()) =>
   Effect.gen(function*() {
     const exit = decodeStrict(input)
     if (exit._tag === "Failure") {
@@ -80,7 +86,7 @@ export const validateConfig = (input: unknown, source: string, cwd: string, orig
         source,
         problems: issues.map(({ message, path: keys = [] }) => {
           const field = keys.map(String).join(".") || "(root)"
-          const from = origins[field] ? ` (from ${origins[field]})` : ""
+          const from = origins.has(field) ? ` (from ${origins.get(field)})` : ""
           const got = message.startsWith("Expected no excess property")
             ? "unknown key"
             : `${message}, got ${show(valueAt(input, keys as ReadonlyArray<PropertyKey>))}`
@@ -92,7 +98,7 @@ export const validateConfig = (input: unknown, source: string, cwd: string, orig
     const workingDir = path.resolve(cwd, config.tools.workingDir)
     const stat = fs.statSync(workingDir, { throwIfNoEntry: false })
     if (!stat?.isDirectory()) {
-      const from = origins["tools.workingDir"] ? ` (from ${origins["tools.workingDir"]})` : ""
+      const from = origins.has("tools.workingDir") ? ` (from ${origins.get("tools.workingDir")})` : ""
       return yield* new ConfigError({
         source,
         problems: [`tools.workingDir${from}: expected an existing folder, got ${show(config.tools.workingDir)} (${workingDir} ${stat ? "is not a folder" : "does not exist"})`]
@@ -137,11 +143,12 @@ export interface LoadOptions {
 /** Loads and validates the configuration from file and environment. */
 export const loadConfig = (options: LoadOptions) =>
   Effect.gen(function*() {
-    const named = options.file ?? options.env["MCP_CONFIG"]
+    // an empty MCP_CONFIG is unset, like every other MCP_* variable
+    const named = options.file ?? (options.env["MCP_CONFIG"] || undefined)
     const file = path.resolve(options.cwd, named ?? "config/mcp-router.json")
     const fromFile = yield* readConfigFile(file, named !== undefined)
     const merged: Record<string, unknown> = structuredClone(fromFile)
-    const origins: Record<string, string> = {}
+    const origins = new Map<string, string>()
     const envProblems: Array<string> = []
     for (const variable of environmentVariables) {
       const raw = options.env[variable.name]
@@ -152,11 +159,15 @@ export const loadConfig = (options: LoadOptions) =>
         continue
       }
       setPath(merged, variable.path, parsed.value)
-      origins[variable.path] = variable.name
+      origins.set(variable.path, variable.name)
     }
-    const source = fs.existsSync(file) ? `${path.relative(options.cwd, file) || file} and environment` : "defaults and environment"
-    if (envProblems.length > 0) return yield* new ConfigError({ source, problems: envProblems })
-    return yield* validateConfig(merged, source, options.cwd, origins)
+    const shownFile = file.startsWith(options.cwd + path.sep) ? path.relative(options.cwd, file) : file
+    const source = fs.existsSync(file) ? `${shownFile} and environment` : "defaults and environment"
+    const validated = validateConfig(merged, source, options.cwd, origins)
+    if (envProblems.length === 0) return yield* validated
+    // report the environment's problems together with the file's
+    const fileProblems = yield* validated.pipe(Effect.match({ onSuccess: () => [], onFailure: (e) => e.problems }))
+    return yield* new ConfigError({ source, problems: [...envProblems, ...fileProblems] })
   })
 
 export type { RouterConfigInput }

@@ -59,7 +59,12 @@ export const toToolListing = (tool: ToolDefinition) => ({
   ...(tool.annotations.title === undefined ? {} : { title: tool.annotations.title }),
   description: tool.description,
   inputSchema: tool.inputJsonSchema,
-  annotations: tool.annotations
+  // every hint spelled out, so clients do not fall back on the spec's pessimistic defaults
+  annotations: {
+    ...tool.annotations,
+    destructiveHint: tool.annotations.destructiveHint ?? false,
+    idempotentHint: tool.annotations.idempotentHint ?? tool.annotations.readOnlyHint
+  }
 })
 
 /** The JSON body of every HTTP error the router sends. */

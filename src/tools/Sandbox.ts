@@ -30,7 +30,8 @@ export interface ResolvedPath {
 
 const isInside = (root: string, candidate: string) => {
   const rel = path.relative(root, candidate)
-  return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel))
+  // "..notes" is a name inside; only ".." itself or "../" leaves the folder
+  return rel === "" || (rel !== ".." && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel))
 }
 
 const lstatOrUndefined = (p: string) => fs.lstat(p).catch(() => undefined)

@@ -17,6 +17,7 @@ export const makeTempDir = (prefix = "mcp-router-test-") => fs.realpathSync(fs.m
 
 /** `input` is a config file's content; port, host and a temporary working folder are filled in. */
 export const startServer = async (input: Record<string, any> = {}, extraTools?: ExtraTools): Promise<RunningServer> => {
+  const ownsWorkingDir = input.tools?.workingDir === undefined
   const workingDir = input.tools?.workingDir ?? makeTempDir()
   const config = {
     ...input,
@@ -33,6 +34,9 @@ export const startServer = async (input: Record<string, any> = {}, extraTools?: 
   return {
     url: `http://127.0.0.1:${address.port}`,
     workingDir,
-    close: () => Effect.runPromise(Scope.close(scope, Exit.void))
+    close: async () => {
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+      if (ownsWorkingDir) fs.rmSync(workingDir, { recursive: true, force: true })
+    }
   }
 }

@@ -1,10 +1,11 @@
 import { Effect, Schema } from "effect"
 import * as fs from "node:fs/promises"
-import * as path from "node:path"
+import { Worker } from "node:worker_threads"
 import { AppConfig } from "../../config/AppConfig.ts"
 import { Sandbox } from "../Sandbox.ts"
 import { defineTool, ToolFailure } from "../ToolDefinition.ts"
 import { fsCall } from "./fileErrors.ts"
+import type { SearchRequest, SearchResult } from "./searchWorker.ts"
 
 const SearchFilesInput = Schema.Struct({
   path: Schema.optionalKey(Schema.String.annotate({ description: "Folder to search, relative to the working directory (default \".\")" })),
@@ -23,15 +24,19 @@ const SearchFilesInput = Schema.Struct({
   maxResults: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 10_000 })))
 })
 
-/** Lines longer than this are not matched: they are minified or data, and costly to scan. */
-const maxLineLength = 10_000
-const binarySniffBytes = 8192
+const workerUrl = new URL("./searchWorker.ts", import.meta.url)
 
-interface Match {
-  readonly path: string
-  readonly line?: number
-  readonly text?: string
-}
+/** Runs the search in a worker; interruption (the call's timeout) terminates it, whatever it is doing. */
+const searchInWorker = (request: SearchRequest, relative: string) =>
+  Effect.callback<SearchResult, ToolFailure>((resume) => {
+    const worker = new Worker(workerUrl, { workerData: request })
+    worker.once("message", (message: { ok?: SearchResult; error?: { code?: string; message: string } }) => {
+      resume(message.ok !== undefined ? Effect.succeed(message.ok) : fsCall(relative, () => Promise.reject(Object.assign(new Error(message.error?.message), { code: message.error?.code }))))
+      void worker.terminate()
+    })
+    worker.once("error", (error) => resume(Effect.fail(new ToolFailure({ message: `search failed: ${error.message}` }))))
+    return Effect.promise(() => worker.terminate())
+  })
 
 export const searchFilesTool = Effect.gen(function*() {
   const sandbox = yield* Sandbox
@@ -56,54 +61,20 @@ export const searchFilesTool = Effect.gen(function*() {
           })
         }
         const { maxReadBytes, maxSearchResults } = config.current().tools
-        const limit = Math.min(input.maxResults ?? maxSearchResults, maxSearchResults)
-        const pattern = input.pattern ?? "*"
-        const byName = !pattern.includes("/")
-        const root = sandbox.root()
-        const matches: Array<Match> = []
-        let skipped = 0
-        let truncated = false
-        const searchContent = async (full: string, relative: string) => {
-          const info = await fs.stat(full)
-          if (info.size > maxReadBytes) return void skipped++
-          const data = await fs.readFile(full)
-          if (data.subarray(0, binarySniffBytes).includes(0)) return void skipped++
-          const lines = data.toString("utf8").split("\n")
-          for (let i = 0; i < lines.length; i++) {
-            const line = lines[i]!
-            if (line.length > maxLineLength || !regex!.test(line)) continue
-            if (matches.length >= limit) return void (truncated = true)
-            matches.push({ path: relative, line: i + 1, text: line.length > 500 ? `${line.slice(0, 500)}...` : line })
-          }
-        }
-        const walk = async (dir: string): Promise<void> => {
-          const children = (await fs.readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))
-          for (const child of children) {
-            if (truncated) return
-            if (input.includeHidden !== true && child.name.startsWith(".")) continue
-            const full = path.join(dir, child.name)
-            if (child.isDirectory()) {
-              await walk(full)
-              continue
-            }
-            if (!child.isFile()) continue
-            const fromSearchRoot = path.relative(folder.absolute, full)
-            if (!path.matchesGlob(byName ? child.name : fromSearchRoot, pattern)) continue
-            const relative = path.relative(root, full)
-            if (regex === undefined) {
-              if (matches.length >= limit) return void (truncated = true)
-              matches.push({ path: relative })
-            } else {
-              await searchContent(full, relative).catch(() => void skipped++)
-            }
-          }
-        }
-        yield* fsCall(folder.relative, () => walk(folder.absolute))
+        const { matches, truncated, skippedFiles } = yield* searchInWorker({
+          root: sandbox.root(),
+          folder: folder.absolute,
+          pattern: input.pattern ?? "*",
+          ...(regex === undefined ? {} : { regex: { source: regex.source, flags: regex.flags } }),
+          includeHidden: input.includeHidden === true,
+          maxReadBytes,
+          limit: Math.min(input.maxResults ?? maxSearchResults, maxSearchResults)
+        }, folder.relative)
         const lines = matches.map((m) => (m.line === undefined ? m.path : `${m.path}:${m.line}: ${m.text}`))
-        if (truncated) lines.push(`... stopped at ${limit} results`)
+        if (truncated) lines.push(`... stopped at ${matches.length} results`)
         return {
           content: [{ type: "text" as const, text: lines.length === 0 ? "No matches" : lines.join("\n") }],
-          structuredContent: { path: folder.relative, matches, count: matches.length, truncated, skippedFiles: skipped }
+          structuredContent: { path: folder.relative, matches, count: matches.length, truncated, skippedFiles }
         }
       })
   })

@@ -20,11 +20,15 @@ const WriteFileInput = Schema.Struct({
 
 const base64Pattern = /^[A-Za-z0-9+/]*={0,2}$/
 
-/** Writes beside the target, then renames over it: a reader never sees half a file, a crash leaves the old one. */
-const replaceAtomically = async (target: string, data: Buffer) => {
+/**
+ * Writes beside the target, then renames over it: a reader never sees half a file, a crash leaves the old
+ * one. The new file keeps the old one's permissions, so a private file stays private.
+ */
+const replaceAtomically = async (target: string, data: Buffer, mode: number | undefined) => {
   const temporary = path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(6).toString("hex")}.tmp`)
   try {
-    await fs.writeFile(temporary, data, { flag: "wx" })
+    await fs.writeFile(temporary, data, { flag: "wx", mode: mode ?? 0o666 })
+    if (mode !== undefined) await fs.chmod(temporary, mode)
     await fs.rename(temporary, target)
   } catch (error) {
     await fs.rm(temporary, { force: true })
@@ -68,7 +72,7 @@ export const writeFileTool = Effect.gen(function*() {
             case "append":
               return fs.appendFile(target.absolute, data)
             case "overwrite":
-              return replaceAtomically(target.absolute, data)
+              return replaceAtomically(target.absolute, data, existing === undefined ? undefined : existing.mode & 0o7777)
           }
         })
         const size = (yield* fsCall(target.relative, () => fs.stat(target.absolute))).size
