@@ -17,21 +17,24 @@ import { mcpProtocols, serverInstructions } from "./mcp/protocols.ts"
 import { ToolStats } from "./observability/ToolStats.ts"
 import { Router } from "./router/Router.ts"
 import { FileToolsLayer } from "./tools/files/FileTools.ts"
+import { ProcessSpawner } from "./tools/process/ProcessSpawner.ts"
+import { ProcessToolsLayer } from "./tools/process/ProcessTools.ts"
 import { Sandbox } from "./tools/Sandbox.ts"
 import { ToolRegistry } from "./tools/ToolRegistry.ts"
 import { serverName, version } from "./version.ts"
 
 /** Every built-in tool family. */
-export const BuiltInToolsLayer = FileToolsLayer
+export const BuiltInToolsLayer = Layer.mergeAll(FileToolsLayer, ProcessToolsLayer)
 
 /** Tools a library user adds: Layers made with `ToolRegistry.provide`. */
-export type ExtraTools<E = never> = Layer.Layer<never, E, ToolRegistry | Sandbox | AppConfig>
+export type ExtraTools<E = never> = Layer.Layer<never, E, ToolRegistry | Sandbox | ProcessSpawner | AppConfig>
 
 /** Registry, sandbox, stats and the Router, with the built-in tools (and any extra ones) registered. */
 export const routerCoreLayer = <E = never>(extraTools: ExtraTools<E> = Layer.empty as ExtraTools<E>) =>
   Router.layer.pipe(
     Layer.provideMerge(Layer.mergeAll(BuiltInToolsLayer, extraTools)),
-    Layer.provideMerge(Layer.mergeAll(ToolRegistry.layer, ToolStats.layer, Sandbox.layer))
+    Layer.provideMerge(Layer.mergeAll(ToolRegistry.layer, ToolStats.layer, Sandbox.layer, ProcessSpawner.layer)),
+    Layer.provide(NodeServices.layer)
   )
 
 export const RouterCoreLayer = routerCoreLayer()

@@ -1,0 +1,15 @@
+/** The platform's process spawner, captured once so tool handlers need no services of their own. */
+import { Context, Effect, Layer } from "effect"
+import { ChildProcessSpawner } from "effect/process"
+
+export class ProcessSpawner extends Context.Service<ProcessSpawner, {
+  readonly provide: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, Exclude<R, ChildProcessSpawner.ChildProcessSpawner>>
+}>()("mcp-router/tools/ProcessSpawner") {
+  static readonly layer = Layer.effect(
+    ProcessSpawner,
+    Effect.gen(function*() {
+      const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
+      return ProcessSpawner.of({ provide: (effect) => Effect.provideService(effect, ChildProcessSpawner.ChildProcessSpawner, spawner) })
+    })
+  )
+}

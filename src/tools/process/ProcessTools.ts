@@ -1,0 +1,13 @@
+/** Tools that run programs: execute_command and git_status (only with tools.enableReal). */
+import { Effect } from "effect"
+import { AppConfig } from "../../config/AppConfig.ts"
+import { gitStatusTool } from "../git/gitStatus.ts"
+import { ToolRegistry } from "../ToolRegistry.ts"
+import { executeCommandTool } from "./executeCommand.ts"
+
+export const ProcessToolsLayer = ToolRegistry.provide(
+  Effect.gen(function*() {
+    if (!(yield* AppConfig).current().tools.enableReal) return []
+    return [yield* executeCommandTool, yield* gitStatusTool]
+  })
+)

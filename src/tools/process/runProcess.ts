@@ -1,0 +1,117 @@
+/**
+ * Runs one program in its own process group, inside a Scope: when the call times out, is interrupted or
+ * its output passes the cap, the group gets SIGTERM and, after a short grace, SIGKILL. Nothing is left
+ * running. stdout and stderr are each capped while they stream.
+ */
+import { Effect, Stream } from "effect"
+import { ChildProcess, type ChildProcessSpawner } from "effect/process"
+import { ToolFailure } from "../ToolDefinition.ts"
+
+/** How long a program may take to exit after SIGTERM before it gets SIGKILL. */
+export const killGrace = "2 seconds"
+
+export interface ProcessRequest {
+  readonly command: string
+  readonly args: ReadonlyArray<string>
+  readonly cwd: string
+  readonly env: Readonly<Record<string, string>>
+  readonly stdin?: string | undefined
+  readonly timeoutMs: number
+  readonly maxOutputBytes: number
+}
+
+export interface ProcessResult {
+  /** The exit code, or null when a signal ended the process. */
+  readonly exitCode: number | null
+  readonly signal: string | null
+  readonly stdout: string
+  readonly stderr: string
+  readonly stdoutTruncated: boolean
+  readonly stderrTruncated: boolean
+  readonly timedOut: boolean
+  readonly durationMs: number
+}
+
+interface CappedOutput {
+  chunks: Array<Uint8Array>
+  bytes: number
+  truncated: boolean
+}
+
+/** Collects a stream up to `cap` bytes; past the cap it calls `onOverflow` once and stops reading. */
+const collectCapped = (
+  stream: Stream.Stream<Uint8Array, unknown>,
+  target: CappedOutput,
+  cap: number,
+  onOverflow: Effect.Effect<void>
+) =>
+  stream.pipe(
+    Stream.runForEachWhile((chunk) =>
+      Effect.suspend(() => {
+        const room = cap - target.bytes
+        if (chunk.length <= room) {
+          target.chunks.push(chunk)
+          target.bytes += chunk.length
+          return Effect.succeed(true)
+        }
+        target.chunks.push(chunk.subarray(0, room))
+        target.bytes = cap
+        target.truncated = true
+        return Effect.as(onOverflow, false)
+      })
+    ),
+    Effect.ignore
+  )
+
+const text = (output: CappedOutput) => Buffer.concat(output.chunks).toString("utf8")
+
+// the platform reports a signal-ended process as a failure whose cause names the signal
+const signalOf = (error: { readonly reason?: { readonly cause?: unknown } }) =>
+  /signal: '(\w+)'/.exec(String((error.reason?.cause as Error | undefined)?.message))?.[1] ?? "unknown signal"
+
+export const runProcess = (
+  request: ProcessRequest
+): Effect.Effect<ProcessResult, ToolFailure, ChildProcessSpawner.ChildProcessSpawner> =>
+  Effect.scoped(
+    Effect.gen(function*() {
+      const started = performance.now()
+      const stdout: CappedOutput = { chunks: [], bytes: 0, truncated: false }
+      const stderr: CappedOutput = { chunks: [], bytes: 0, truncated: false }
+      const handle = yield* ChildProcess.make(request.command, [...request.args], {
+        cwd: request.cwd,
+        env: { ...request.env },
+        extendEnv: false,
+        detached: true,
+        forceKillAfter: killGrace,
+        stdin: request.stdin === undefined ? "ignore" : Stream.make(new TextEncoder().encode(request.stdin))
+      })
+      const stop = handle.kill({ forceKillAfter: killGrace }).pipe(Effect.ignore)
+      const outcome = yield* Effect.all([
+        collectCapped(handle.stdout, stdout, request.maxOutputBytes, stop),
+        collectCapped(handle.stderr, stderr, request.maxOutputBytes, stop),
+        handle.exitCode.pipe(
+          Effect.map((code) => ({ exitCode: Number(code) as number | null, signal: null as string | null })),
+          Effect.catch((error) => Effect.succeed({ exitCode: null, signal: signalOf(error) }))
+        )
+      ], { concurrency: "unbounded" }).pipe(
+        Effect.map(([, , exit]) => ({ ...exit, timedOut: false })),
+        Effect.timeoutOrElse({
+          duration: request.timeoutMs,
+          // the scope's finalizer signals the process group as the effect unwinds
+          orElse: () => stop.pipe(Effect.as({ exitCode: null, signal: "SIGTERM", timedOut: true }))
+        })
+      )
+      return {
+        ...outcome,
+        stdout: text(stdout),
+        stderr: text(stderr),
+        stdoutTruncated: stdout.truncated,
+        stderrTruncated: stderr.truncated,
+        durationMs: Math.round(performance.now() - started)
+      }
+    })
+  ).pipe(
+    Effect.catch((error) =>
+      Effect.fail(new ToolFailure({ message: `Could not start ${request.command}: ${(error as Error).message ?? String(error)}` }))
+    )
+  )
