@@ -7,6 +7,7 @@ import { Router } from "../../src/router/Router.ts"
 import { InvalidArguments, UnknownTool } from "../../src/router/RouterErrors.ts"
 import { defineTool, ToolFailure, textOutput } from "../../src/tools/ToolDefinition.ts"
 import { ToolRegistry } from "../../src/tools/ToolRegistry.ts"
+import { builtInTools } from "../support/builtInTools.ts"
 import { caller, callTool, coreLayer, type Fixture, makeFixture, put, textOf } from "./fixtures.ts"
 
 let fx: Fixture
@@ -66,9 +67,9 @@ describe("ToolRegistry: built-in tools", () => {
       assert.instanceOf(error, UnknownTool)
     }).pipe(Effect.provide(coreLayer(fx.root, { enableReal: false }))))
 
-  it.effect("tools.enableReal=true offers write_file too", () =>
+  it.effect("tools.enableReal=true offers write_file and the other real tools too", () =>
     Effect.gen(function*() {
-      assert.deepStrictEqual(yield* toolNames, ["read_file", "list_directory", "search_files", "write_file"])
+      assert.deepStrictEqual(yield* toolNames, builtInTools)
     }).pipe(Effect.provide(coreLayer(fx.root, { enableReal: true }))))
 
   it.effect("an unknown tool fails with UnknownTool naming it", () =>
