@@ -16,6 +16,7 @@ import { McpToolsLayer } from "./mcp/McpTools.ts"
 import { mcpProtocols, serverInstructions } from "./mcp/protocols.ts"
 import { ToolStats } from "./observability/ToolStats.ts"
 import { Router } from "./router/Router.ts"
+import { DockerToolsLayer } from "./tools/docker/DockerTools.ts"
 import { FileToolsLayer } from "./tools/files/FileTools.ts"
 import { ProcessSpawner } from "./tools/process/ProcessSpawner.ts"
 import { ProcessToolsLayer } from "./tools/process/ProcessTools.ts"
@@ -24,7 +25,7 @@ import { ToolRegistry } from "./tools/ToolRegistry.ts"
 import { serverName, version } from "./version.ts"
 
 /** Every built-in tool family. */
-export const BuiltInToolsLayer = Layer.mergeAll(FileToolsLayer, ProcessToolsLayer)
+export const BuiltInToolsLayer = Layer.mergeAll(FileToolsLayer, ProcessToolsLayer, DockerToolsLayer)
 
 /** Tools a library user adds: Layers made with `ToolRegistry.provide`. */
 export type ExtraTools<E = never> = Layer.Layer<never, E, ToolRegistry | Sandbox | ProcessSpawner | AppConfig>
