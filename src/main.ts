@@ -17,6 +17,13 @@ import { mcpProtocols, serverInstructions } from "./mcp/protocols.ts"
 import { ToolStats } from "./observability/ToolStats.ts"
 import { Router } from "./router/Router.ts"
 import { DockerToolsLayer } from "./tools/docker/DockerTools.ts"
+import { AdminBootstrap } from "./security/AdminBootstrap.ts"
+import { Auth } from "./security/Auth.ts"
+import { IpGuard } from "./security/IpGuard.ts"
+import { KeyStore } from "./security/KeyStore.ts"
+import { RateLimits } from "./security/RateLimits.ts"
+import { SecurityStats } from "./security/SecurityStats.ts"
+import { DatabaseLayer } from "./storage/Database.ts"
 import { FileToolsLayer } from "./tools/files/FileTools.ts"
 import { ProcessSpawner } from "./tools/process/ProcessSpawner.ts"
 import { ProcessToolsLayer } from "./tools/process/ProcessTools.ts"
@@ -40,10 +47,17 @@ export const routerCoreLayer = <E = never>(extraTools: ExtraTools<E> = Layer.emp
 
 export const RouterCoreLayer = routerCoreLayer()
 
+/** Keys (in the embedded database), authentication, address guard, rate limits and their counters. */
+export const SecurityLayer = Layer.mergeAll(Auth.layer, RateLimits.layerMemory, AdminBootstrap).pipe(
+  Layer.provideMerge(Layer.mergeAll(KeyStore.layer, IpGuard.layer, SecurityStats.layer)),
+  Layer.provideMerge(DatabaseLayer)
+)
+
 /** The HTTP server with everything behind it, on a given configuration. */
 export const serverLayer = <E, E2 = never>(config: Layer.Layer<AppConfig, E>, extraTools?: ExtraTools<E2>) =>
   HttpServerLayer.pipe(
     Layer.provide(routerCoreLayer(extraTools)),
+    Layer.provide(SecurityLayer),
     Layer.provideMerge(makeLoggingLayer()),
     Layer.provide(config)
   )

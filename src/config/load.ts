@@ -9,7 +9,7 @@ import * as path from "node:path"
 import { ConfigError } from "./ConfigError.ts"
 import { RouterConfig, type RouterConfigInput } from "./schema.ts"
 
-type EnvKind = "string" | "int" | "boolean" | "list"
+type EnvKind = "string" | "int" | "boolean" | "list" | "file"
 type Env = Readonly<Record<string, string | undefined>>
 
 /** The environment variables the router reads, and where each lands in the configuration. */
@@ -27,7 +27,9 @@ export const environmentVariables: ReadonlyArray<{ readonly name: string; readon
   { name: "MCP_WORKING_DIR", path: "tools.workingDir", kind: "string" },
   { name: "MCP_ALLOWED_COMMANDS", path: "tools.allowedCommands", kind: "list" },
   { name: "MCP_TOOL_TIMEOUT", path: "tools.timeout", kind: "int" },
-  { name: "MCP_WS_MAX_CONNECTIONS", path: "websocket.maxConnections", kind: "int" }
+  { name: "MCP_WS_MAX_CONNECTIONS", path: "websocket.maxConnections", kind: "int" },
+  { name: "MCP_DATA_DIR", path: "storage.dataDir", kind: "string" },
+  { name: "MCP_ADMIN_KEY_FILE", path: "security.adminKey", kind: "file" }
 ]
 
 const decodeStrict = Schema.decodeUnknownExit(RouterConfig, { onExcessProperty: "error", errors: "all" })
@@ -72,6 +74,14 @@ const parseEnvValue = (raw: string, kind: EnvKind): { ok: true; value: unknown }
     }
     case "list":
       return { ok: true, value: text.split(",").map((item) => item.trim()).filter((item) => item.length > 0) }
+    case "file": {
+      // a container secret mounted as a file; its content is the value
+      try {
+        return { ok: true, value: fs.readFileSync(text, "utf8").trim() }
+      } catch (error) {
+        return { ok: false, expected: `a readable file (${(error as NodeJS.ErrnoException).code ?? "unreadable"})` }
+      }
+    }
   }
 }
 
@@ -107,7 +117,8 @@ export const validateConfig = (input: unknown, source: string, cwd: string, orig
     return {
       ...config,
       tools: { ...config.tools, workingDir: fs.realpathSync(workingDir) },
-      logging: { ...config.logging, logDir: path.resolve(cwd, config.logging.logDir) }
+      logging: { ...config.logging, logDir: path.resolve(cwd, config.logging.logDir) },
+      storage: { ...config.storage, dataDir: path.resolve(cwd, config.storage.dataDir) }
     } satisfies RouterConfig
   })
 

@@ -3,6 +3,7 @@
  * may hold only what it changes; unknown keys are errors (see `decodeConfig`).
  */
 import { Effect, Schema } from "effect"
+import { isIP } from "node:net"
 
 // the default is shown in the generated JSON Schema too, so editors can tell it
 const withDefault = <S extends Schema.Top>(schema: S, value: S["Encoded"]) =>
@@ -17,6 +18,18 @@ const Bytes = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1024 * 10
 const Count = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1_000_000 }))
 const Name = Schema.String.check(Schema.isNonEmpty())
 
+/** An IPv4 or IPv6 address, optionally with a /prefix length: "10.0.0.0/8", "2001:db8::/32", "192.0.2.7". */
+const AddressOrRange = Name.check(
+  Schema.makeFilter((entry: string) => {
+    const [address = "", bits, extra] = entry.split("/")
+    const family = isIP(address)
+    const maxBits = family === 4 ? 32 : 128
+    return family !== 0 && extra === undefined && (bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= maxBits))
+      ? undefined
+      : `Expected an IP address or CIDR range such as 10.0.0.0/8 or 2001:db8::/32`
+  })
+)
+
 export const LogLevelName = Schema.Literals(["trace", "debug", "info", "warn", "error", "fatal", "none"])
 export type LogLevelName = typeof LogLevelName.Type
 
@@ -25,6 +38,15 @@ export const ServerConfig = Schema.Struct({
   host: withDefault(described(Name, "Interface to bind; 127.0.0.1 keeps the router local"), "0.0.0.0"),
   timeout: withDefault(described(Millis, "Longest time one HTTP request may take, in ms"), 60_000),
   shutdownTimeout: withDefault(described(Millis, "How long in-flight calls may finish on SIGINT/SIGTERM, in ms"), 10_000)
+})
+
+export const AuthFailureLimit = Schema.Struct({
+  maxFailures: withDefault(described(Count, "Failed authentications from one address within the window that block it"), 10),
+  windowSeconds: withDefault(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 86_400 })), 300),
+  blockSeconds: withDefault(
+    described(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 604_800 })), "How long such an address stays blocked"),
+    900
+  )
 })
 
 export const SecurityConfig = Schema.Struct({
@@ -37,7 +59,27 @@ export const SecurityConfig = Schema.Struct({
     []
   ),
   maxPayloadBytes: withDefault(described(Bytes, "Largest request body accepted, in bytes"), 1024 * 1024),
-  blockedIps: withDefault(described(Schema.Array(Name), "Addresses and CIDR ranges refused before anything runs"), [])
+  blockedIps: withDefault(described(Schema.Array(AddressOrRange), "Addresses and CIDR ranges refused before anything runs"), []),
+  allowQueryApiKey: withDefault(
+    described(Schema.Boolean, "Accept ?api_key=... (for clients that cannot set headers); it is redacted from every log line"),
+    true
+  ),
+  trustedProxies: withDefault(
+    described(Schema.Array(AddressOrRange), "Proxy addresses and CIDR ranges whose X-Forwarded-For is believed"),
+    []
+  ),
+  authFailureLimit: withDefault(AuthFailureLimit, {}),
+  auditRetentionDays: withDefault(
+    described(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 3650 })), "Days audit entries are kept"),
+    90
+  )
+})
+
+export const StorageConfig = Schema.Struct({
+  dataDir: withDefault(
+    described(Name, "Folder of the embedded SQLite database: API keys, audit trail, configuration versions"),
+    "data"
+  )
 })
 
 export const LoggingConfig = Schema.Struct({
@@ -125,7 +167,8 @@ export const RouterConfig = Schema.Struct({
   logging: withDefault(LoggingConfig, {}),
   tools: withDefault(ToolsConfig, {}),
   monitoring: withDefault(MonitoringConfig, {}),
-  websocket: withDefault(WebSocketConfig, {})
+  websocket: withDefault(WebSocketConfig, {}),
+  storage: withDefault(StorageConfig, {})
 }).annotate({
   title: "MCP Router Pro configuration",
   description: "config/mcp-router.json: every key is optional; environment variables MCP_* override it."

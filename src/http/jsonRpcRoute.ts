@@ -104,13 +104,13 @@ export const makeJsonRpcHandler = Effect.gen(function*() {
   return Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const caller = Option.getOrElse(yield* Effect.serviceOption(CurrentCaller), (): Caller => ({ transport: "jsonrpc", permissions: ["*"] }))
-    const text = yield* request.text.pipe(Effect.orElseSucceed(() => undefined))
+    // a body over security.maxPayloadBytes fails here and is answered 413 at the edge
+    const text = yield* request.text
     let body: unknown
     try {
-      body = JSON.parse(text ?? "")
+      body = JSON.parse(text)
     } catch (error) {
-      const message = text === undefined ? "could not read the request body" : `Parse error: ${(error as Error).message}`
-      return reply(failure(null, { code: JsonRpcCode.ParseError, message }), 400)
+      return reply(failure(null, { code: JsonRpcCode.ParseError, message: `Parse error: ${(error as Error).message}` }), 400)
     }
     if (Array.isArray(body)) {
       if (body.length === 0 || body.length > maxBatchSize) {

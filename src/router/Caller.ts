@@ -3,8 +3,9 @@ export type Transport = "mcp" | "jsonrpc" | "stdio" | "websocket" | "http"
 
 export interface Caller {
   readonly transport: Transport
-  /** Id of the API key used, when there was one. */
+  /** Id and name of the API key used, when there was one. */
   readonly keyId?: string
+  readonly keyName?: string
   readonly permissions: ReadonlyArray<string>
   readonly ip?: string
 }

@@ -6,6 +6,8 @@
 import { Context, Effect, Layer, SchemaIssue } from "effect"
 import { AppConfig } from "../config/AppConfig.ts"
 import { ToolStats } from "../observability/ToolStats.ts"
+import { allows, describeRequirement, needTool } from "../security/permissions.ts"
+import { PermissionDenied } from "../security/SecurityErrors.ts"
 import type { ToolDefinition, ToolOutput } from "../tools/ToolDefinition.ts"
 import { ToolRegistry } from "../tools/ToolRegistry.ts"
 import type { Caller } from "./Caller.ts"
@@ -16,6 +18,7 @@ const formatIssues = SchemaIssue.makeFormatterStandardSchemaV1()
 const failedOutput = (message: string): ToolOutput => ({ content: [{ type: "text", text: message }], isError: true })
 
 export class Router extends Context.Service<Router, {
+  /** The tools this caller may call. */
   readonly list: (caller: Caller) => ReadonlyArray<ToolDefinition>
   /** Runs a tool; a failure while it runs is an `isError` output, not an error of this effect. */
   readonly call: (caller: Caller, name: string, args: unknown) => Effect.Effect<ToolOutput, RouterError>
@@ -26,10 +29,14 @@ export class Router extends Context.Service<Router, {
       const registry = yield* ToolRegistry
       const config = yield* AppConfig
       const stats = yield* ToolStats
-      const call = (_caller: Caller, name: string, args: unknown) =>
+      const mayCall = (caller: Caller, name: string) => allows(caller.permissions, needTool(name))
+      const call = (caller: Caller, name: string, args: unknown) =>
         Effect.suspend((): Effect.Effect<ToolOutput, RouterError> => {
           const tool = registry.find(name)
           if (tool === undefined) return Effect.fail(new UnknownTool({ name }))
+          if (!mayCall(caller, name)) {
+            return Effect.fail(new PermissionDenied({ keyName: caller.keyName ?? "anonymous", needed: describeRequirement(needTool(name)) }))
+          }
           const started = performance.now()
           const timeoutMs = config.current().tools.timeout
           return tool.decode(args ?? {}).pipe(
@@ -64,7 +71,7 @@ export class Router extends Context.Service<Router, {
             )
           )
         })
-      return Router.of({ list: () => registry.all(), call })
+      return Router.of({ list: (caller) => registry.all().filter((tool) => mayCall(caller, tool.name)), call })
     })
   )
 }

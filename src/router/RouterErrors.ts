@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import type { PermissionDenied } from "../security/SecurityErrors.ts"
 
 export class UnknownTool extends Schema.TaggedError<UnknownTool>()("UnknownTool", {
   name: Schema.String
@@ -19,4 +20,4 @@ export class InvalidArguments extends Schema.TaggedError<InvalidArguments>()("In
   }
 }
 
-export type RouterError = UnknownTool | InvalidArguments
+export type RouterError = UnknownTool | InvalidArguments | PermissionDenied

@@ -4,6 +4,7 @@
  */
 import { McpSchema } from "effect/ai"
 import type { ToolDefinition, ToolOutput } from "../tools/ToolDefinition.ts"
+import type { EdgeError } from "../security/SecurityErrors.ts"
 import type { RouterError } from "./RouterErrors.ts"
 
 export const JsonRpcCode = {
@@ -11,7 +12,12 @@ export const JsonRpcCode = {
   InvalidRequest: -32600,
   MethodNotFound: -32601,
   InvalidParams: -32602,
-  InternalError: -32603
+  InternalError: -32603,
+  // implementation-defined codes of the router
+  Unauthenticated: -32001,
+  Forbidden: -32003,
+  PayloadTooLarge: -32013,
+  RateLimited: -32029
 } as const
 export type JsonRpcCode = (typeof JsonRpcCode)[keyof typeof JsonRpcCode]
 
@@ -30,6 +36,14 @@ export const httpStatusOfJsonRpcCode = (code: number): number => {
       return 400
     case JsonRpcCode.MethodNotFound:
       return 404
+    case JsonRpcCode.Unauthenticated:
+      return 401
+    case JsonRpcCode.Forbidden:
+      return 403
+    case JsonRpcCode.PayloadTooLarge:
+      return 413
+    case JsonRpcCode.RateLimited:
+      return 429
     default:
       return 500
   }
@@ -37,6 +51,8 @@ export const httpStatusOfJsonRpcCode = (code: number): number => {
 
 export const routerErrorToJsonRpc = (error: RouterError): JsonRpcErrorObject => {
   switch (error._tag) {
+    case "PermissionDenied":
+      return { code: JsonRpcCode.Forbidden, message: error.message }
     case "UnknownTool":
       return { code: JsonRpcCode.InvalidParams, message: error.message, data: { tool: error.name } }
     case "InvalidArguments":
@@ -71,3 +87,39 @@ export const toToolListing = (tool: ToolDefinition) => ({
 export const httpErrorBody = (code: string, message: string, details?: unknown) => ({
   error: details === undefined ? { code, message } : { code, message, details }
 })
+
+/** HTTP status, JSON-RPC code, error code and extra headers of a refusal at the edge. */
+export const edgeErrorWire = (error: EdgeError): {
+  readonly status: number
+  readonly jsonRpcCode: number
+  readonly code: string
+  readonly headers: Readonly<Record<string, string>>
+} => {
+  switch (error._tag) {
+    case "Unauthenticated":
+      return { status: 401, jsonRpcCode: JsonRpcCode.Unauthenticated, code: "unauthorized", headers: { "www-authenticate": "Bearer" } }
+    case "PermissionDenied":
+      return { status: 403, jsonRpcCode: JsonRpcCode.Forbidden, code: "forbidden", headers: {} }
+    case "AddressBlocked":
+      return { status: 403, jsonRpcCode: JsonRpcCode.Forbidden, code: "address_blocked", headers: {} }
+    case "OriginRefused":
+      return { status: 403, jsonRpcCode: JsonRpcCode.Forbidden, code: "origin_refused", headers: {} }
+    case "PayloadTooLarge":
+      return { status: 413, jsonRpcCode: JsonRpcCode.PayloadTooLarge, code: "payload_too_large", headers: { connection: "close" } }
+    case "RateLimited":
+      return {
+        status: 429,
+        jsonRpcCode: JsonRpcCode.RateLimited,
+        code: "rate_limited",
+        headers: { "retry-after": String(error.retryAfterSeconds), "ratelimit-limit": String(error.limit), "ratelimit-remaining": "0", "ratelimit-reset": String(error.retryAfterSeconds) }
+      }
+  }
+}
+
+/** The body of a refusal: a JSON-RPC error on JSON-RPC endpoints, the router's error object elsewhere. */
+export const edgeErrorBody = (error: EdgeError, jsonRpc: boolean) => {
+  const wire = edgeErrorWire(error)
+  return jsonRpc
+    ? { jsonrpc: "2.0", id: null, error: { code: wire.jsonRpcCode, message: error.message } }
+    : httpErrorBody(wire.code, error.message)
+}

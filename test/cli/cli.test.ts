@@ -139,7 +139,9 @@ describe("mcp-router serve", () => {
     MCP_PORT: String(port),
     MCP_HOST: "127.0.0.1",
     MCP_WORKING_DIR: tempDir,
-    MCP_LOG_CONSOLE: "true"
+    MCP_LOG_CONSOLE: "true",
+    // the database goes to the temporary folder, never to the repository's data/
+    MCP_DATA_DIR: path.join(tempDir, "data")
   })
 
   for (const signal of ["SIGTERM", "SIGINT"] as const) {

@@ -37,7 +37,7 @@ describe("config/mcp-router.schema.json", () => {
 
   it("forbids unknown keys at the root and in every section", () => {
     expect(generated.additionalProperties).toBe(false)
-    expect(sections.map(([key]) => key)).toEqual(["server", "security", "logging", "tools", "monitoring", "websocket"])
+    expect(sections.map(([key]) => key)).toEqual(["server", "security", "logging", "tools", "monitoring", "websocket", "storage"])
     for (const [key, section] of sections) {
       expect(section.additionalProperties, `${key}.additionalProperties`).toBe(false)
     }

@@ -19,8 +19,12 @@ export const makeTempDir = (prefix = "mcp-router-test-") => fs.realpathSync(fs.m
 export const startServer = async (input: Record<string, any> = {}, extraTools?: ExtraTools): Promise<RunningServer> => {
   const ownsWorkingDir = input.tools?.workingDir === undefined
   const workingDir = input.tools?.workingDir ?? makeTempDir()
+  const dataDir = input.storage?.dataDir ?? makeTempDir("mcp-router-data-")
+  // development mode unless a test turns keys on: most tests are about something else
   const config = {
     ...input,
+    security: { requireApiKey: false, ...input.security },
+    storage: { ...input.storage, dataDir },
     server: { host: "127.0.0.1", ...input.server, port: 0 },
     logging: { enableConsole: false, ...input.logging },
     tools: { ...input.tools, workingDir }
@@ -37,6 +41,7 @@ export const startServer = async (input: Record<string, any> = {}, extraTools?: 
     close: async () => {
       await Effect.runPromise(Scope.close(scope, Exit.void))
       if (ownsWorkingDir) fs.rmSync(workingDir, { recursive: true, force: true })
+      if (input.storage?.dataDir === undefined) fs.rmSync(dataDir, { recursive: true, force: true })
     }
   }
 }

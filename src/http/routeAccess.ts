@@ -1,0 +1,18 @@
+/** Who may use each route: the endpoint table of the README's Security section, in one place. */
+import { needAdmin, needRead, type Requirement } from "../security/permissions.ts"
+
+/** public: no key needed; authenticated: any valid key (tool calls are then checked per tool). */
+export type Access = "public" | "authenticated" | Requirement
+
+const readRoutes = new Set(["/api/tools", "/api/stats", "/logs", "/metrics", "/api/security/stats", "/api/alerts", "/api/upstreams"])
+const adminRoutes = new Set(["/config", "/api/audit"])
+
+export const routeAccess = (path: string): Access => {
+  if (path === "/health" || path.startsWith("/health/")) return "public"
+  if (readRoutes.has(path) || path.startsWith("/metrics/")) return needRead
+  if (adminRoutes.has(path)) return needAdmin
+  return "authenticated"
+}
+
+/** Entry points that speak JSON-RPC: their refusals are JSON-RPC error objects too. */
+export const speaksJsonRpc = (path: string) => path === "/mcp" || path === "/api/mcp/jsonrpc"

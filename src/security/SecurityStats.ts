@@ -1,0 +1,44 @@
+/** Counts of refused requests by kind, in total and over the last minute and hour. */
+import { Context, Layer } from "effect"
+
+export type SecurityEvent = "authFailure" | "rateLimited" | "blocked" | "permissionDenied"
+const events: ReadonlyArray<SecurityEvent> = ["authFailure", "rateLimited", "blocked", "permissionDenied"]
+
+export interface EventCounts {
+  readonly total: number
+  readonly lastMinute: number
+  readonly lastHour: number
+}
+
+export class SecurityStats extends Context.Service<SecurityStats, {
+  readonly record: (event: SecurityEvent) => void
+  readonly snapshot: () => Readonly<Record<SecurityEvent, EventCounts>>
+}>()("mcp-router/security/SecurityStats") {
+  static readonly layer = Layer.sync(SecurityStats, () => {
+    // one bucket per minute for the last hour, per event
+    const totals = new Map<SecurityEvent, number>()
+    const minutes = new Map<SecurityEvent, Map<number, number>>()
+    const minuteNow = () => Math.floor(Date.now() / 60_000)
+    return SecurityStats.of({
+      record: (event) => {
+        totals.set(event, (totals.get(event) ?? 0) + 1)
+        let buckets = minutes.get(event)
+        if (buckets === undefined) minutes.set(event, buckets = new Map())
+        const now = minuteNow()
+        buckets.set(now, (buckets.get(now) ?? 0) + 1)
+        for (const minute of buckets.keys()) if (minute <= now - 60) buckets.delete(minute)
+      },
+      snapshot: () => {
+        const now = minuteNow()
+        const counts = {} as Record<SecurityEvent, EventCounts>
+        for (const event of events) {
+          const buckets = minutes.get(event) ?? new Map<number, number>()
+          let lastHour = 0
+          for (const [minute, count] of buckets) if (minute > now - 60) lastHour += count
+          counts[event] = { total: totals.get(event) ?? 0, lastMinute: buckets.get(now) ?? 0, lastHour }
+        }
+        return counts
+      }
+    })
+  })
+}
