@@ -29,10 +29,11 @@ import { ProcessSpawner } from "./tools/process/ProcessSpawner.ts"
 import { ProcessToolsLayer } from "./tools/process/ProcessTools.ts"
 import { Sandbox } from "./tools/Sandbox.ts"
 import { ToolRegistry } from "./tools/ToolRegistry.ts"
+import { WebToolsLayer } from "./tools/web/WebTools.ts"
 import { serverName, version } from "./version.ts"
 
 /** Every built-in tool family. */
-export const BuiltInToolsLayer = Layer.mergeAll(FileToolsLayer, ProcessToolsLayer, DockerToolsLayer)
+export const BuiltInToolsLayer = Layer.mergeAll(FileToolsLayer, ProcessToolsLayer, DockerToolsLayer, WebToolsLayer)
 
 /** Tools a library user adds: Layers made with `ToolRegistry.provide`. */
 export type ExtraTools<E = never> = Layer.Layer<never, E, ToolRegistry | Sandbox | ProcessSpawner | AppConfig>
