@@ -18,11 +18,13 @@ import { ToolStats } from "./observability/ToolStats.ts"
 import { Router } from "./router/Router.ts"
 import { DockerToolsLayer } from "./tools/docker/DockerTools.ts"
 import { AdminBootstrap } from "./security/AdminBootstrap.ts"
+import { AuditLog, AuditRetention } from "./security/AuditLog.ts"
 import { Auth } from "./security/Auth.ts"
 import { IpGuard } from "./security/IpGuard.ts"
 import { KeyStore } from "./security/KeyStore.ts"
 import { RateLimits } from "./security/RateLimits.ts"
 import { SecurityStats } from "./security/SecurityStats.ts"
+import { ConfigVersions, RecordStartupConfig } from "./storage/ConfigVersions.ts"
 import { DatabaseLayer } from "./storage/Database.ts"
 import { FileToolsLayer } from "./tools/files/FileTools.ts"
 import { ProcessSpawner } from "./tools/process/ProcessSpawner.ts"
@@ -49,8 +51,8 @@ export const routerCoreLayer = <E = never>(extraTools: ExtraTools<E> = Layer.emp
 export const RouterCoreLayer = routerCoreLayer()
 
 /** Keys (in the embedded database), authentication, address guard, rate limits and their counters. */
-export const SecurityLayer = Layer.mergeAll(Auth.layer, RateLimits.layerMemory, AdminBootstrap).pipe(
-  Layer.provideMerge(Layer.mergeAll(KeyStore.layer, IpGuard.layer, SecurityStats.layer)),
+export const SecurityLayer = Layer.mergeAll(Auth.layer, RateLimits.layerMemory, AdminBootstrap, AuditRetention, RecordStartupConfig).pipe(
+  Layer.provideMerge(Layer.mergeAll(KeyStore.layer, IpGuard.layer, SecurityStats.layer, AuditLog.layerWithSink, ConfigVersions.layer)),
   Layer.provideMerge(DatabaseLayer)
 )
 
@@ -73,6 +75,8 @@ export const stdioLayer = <E, E2 = never>(config: Layer.Layer<AppConfig, E>, ext
     registrations: McpToolsLayer("stdio")
   }).pipe(
     Layer.provide(routerCoreLayer(extraTools)),
+    // stdio calls are audited like every other entry point's
+    Layer.provide(AuditLog.layerWithSink.pipe(Layer.provide(DatabaseLayer))),
     Layer.provide(NodeServices.layer),
     Layer.provideMerge(makeLoggingLayer({ toStderr: true })),
     Layer.provide(config)

@@ -13,6 +13,8 @@ export class AppConfig extends Context.Service<AppConfig, {
   /** The configuration in force now; synchronous, for hot paths. */
   readonly current: () => RouterConfig
   readonly get: Effect.Effect<RouterConfig>
+  /** The configuration now, in file form. */
+  readonly encoded: () => typeof RouterConfig.Encoded
   /** Applies dotted-path changes (`{"logging.level": "debug"}`) after validating the whole result. */
   readonly update: (
     changes: Readonly<Record<string, unknown>>,
@@ -28,6 +30,7 @@ export class AppConfig extends Context.Service<AppConfig, {
       return AppConfig.of({
         current: () => SubscriptionRef.getUnsafe(ref),
         get: SubscriptionRef.get(ref),
+        encoded: () => encodeConfig(SubscriptionRef.getUnsafe(ref)),
         update: (changes, options) =>
           Effect.gen(function*() {
             const draft = structuredClone(encodeConfig(SubscriptionRef.getUnsafe(ref))) as Record<string, unknown>

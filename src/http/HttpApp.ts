@@ -8,6 +8,7 @@ import { AppConfig } from "../config/AppConfig.ts"
 import { McpToolsLayer } from "../mcp/McpTools.ts"
 import { mcpProtocols, serverInstructions } from "../mcp/protocols.ts"
 import { serverName, version } from "../version.ts"
+import { AdminRoutes } from "./adminRoutes.ts"
 import { EdgeGuards } from "./edge.ts"
 import { JsonRpcRoute } from "./jsonRpcRoute.ts"
 import { errorResponse } from "./jsonResponse.ts"
@@ -30,7 +31,7 @@ const McpRoute = Layer.unwrap(
 const NotFoundRoute = HttpRouter.add("*", "*", (request: HttpServerRequest.HttpServerRequest) =>
   Effect.succeed(errorResponse(404, "not_found", `No route for ${request.method} ${request.url.split("?")[0]}`)))
 
-export const HttpRoutes = Layer.mergeAll(SystemRoutes, JsonRpcRoute, McpRoute, NotFoundRoute, EdgeGuards)
+export const HttpRoutes = Layer.mergeAll(SystemRoutes, AdminRoutes, JsonRpcRoute, McpRoute, NotFoundRoute, EdgeGuards)
 
 const loopbackHosts = new Set(["127.0.0.1", "::1", "localhost"])
 

@@ -105,7 +105,7 @@ export const EdgeGuards = Layer.unwrap(
         // 5. rate limits (not for health probes)
         let limitState: RateLimitState | undefined
         if (access !== "public") {
-          const consumed = yield* limits.consume({ keyId: identity.keyId, ip }).pipe(Effect.result)
+          const consumed = yield* limits.consume({ ...identity, ip }).pipe(Effect.result)
           if (consumed._tag === "Failure") return refuse(consumed.failure, cors)
           limitState = consumed.success
         }

@@ -7,11 +7,22 @@ import { McpSchema, McpServer } from "effect/ai"
 import { CurrentCaller } from "../router/CurrentCaller.ts"
 import { localCaller, type Transport } from "../router/Caller.ts"
 import { Router } from "../router/Router.ts"
+import { allows, needTool } from "../security/permissions.ts"
 import { routerErrorToMcp, toCallToolResult, toToolListing } from "../router/wire.ts"
 import type { ToolDefinition } from "../tools/ToolDefinition.ts"
 import { ToolRegistry } from "../tools/ToolRegistry.ts"
 
+/** tools/list shows a caller only the tools it may call (a caller with no CurrentCaller is local: stdio). */
+const ToolVisibility = McpServer.visibility((options) =>
+  options.method === "tools/list" || options.method === "tools/call"
+    ? Effect.map(Effect.serviceOption(CurrentCaller), (caller) =>
+      Option.match(caller, { onNone: () => true, onSome: (c) => allows(c.permissions, needTool(options.target)) }))
+    : Effect.succeed(true), { global: true })
+
 export const McpToolsLayer = (transport: Transport) =>
+  Layer.mergeAll(ToolVisibility, OfferedTools(transport))
+
+const OfferedTools = (transport: Transport) =>
   Layer.effectDiscard(
     Effect.gen(function*() {
       const server = yield* McpServer.McpServer

@@ -5,7 +5,9 @@
  */
 import { Context, Effect, Layer, SchemaIssue } from "effect"
 import { AppConfig } from "../config/AppConfig.ts"
+import { createHash } from "node:crypto"
 import { ToolStats } from "../observability/ToolStats.ts"
+import { type AuditEvent, AuditSink } from "../security/AuditLog.ts"
 import { allows, describeRequirement, needTool } from "../security/permissions.ts"
 import { PermissionDenied } from "../security/SecurityErrors.ts"
 import type { ToolDefinition, ToolOutput } from "../tools/ToolDefinition.ts"
@@ -14,6 +16,21 @@ import type { Caller } from "./Caller.ts"
 import { InvalidArguments, type RouterError, UnknownTool } from "./RouterErrors.ts"
 
 const formatIssues = SchemaIssue.makeFormatterStandardSchemaV1()
+
+/** What the audit trail keeps of a call: who, what, how it went; of the arguments only their names and a digest. */
+const auditEvent = (caller: Caller, tool: string, args: unknown, outcome: AuditEvent["outcome"], durationMs?: number): AuditEvent => ({
+  actor: caller.keyId ?? (caller.transport === "stdio" ? "local" : "anonymous"),
+  action: "tool.call",
+  target: tool,
+  outcome,
+  ...(durationMs === undefined ? {} : { durationMs }),
+  details: {
+    transport: caller.transport,
+    ...(caller.ip === undefined ? {} : { ip: caller.ip }),
+    argumentNames: args !== null && typeof args === "object" ? Object.keys(args).slice(0, 50) : [],
+    argumentsDigest: createHash("sha256").update(JSON.stringify(args ?? null)).digest("hex").slice(0, 16)
+  }
+})
 
 const failedOutput = (message: string): ToolOutput => ({ content: [{ type: "text", text: message }], isError: true })
 
@@ -29,12 +46,14 @@ export class Router extends Context.Service<Router, {
       const registry = yield* ToolRegistry
       const config = yield* AppConfig
       const stats = yield* ToolStats
+      const audit = yield* AuditSink
       const mayCall = (caller: Caller, name: string) => allows(caller.permissions, needTool(name))
       const call = (caller: Caller, name: string, args: unknown) =>
         Effect.suspend((): Effect.Effect<ToolOutput, RouterError> => {
           const tool = registry.find(name)
           if (tool === undefined) return Effect.fail(new UnknownTool({ name }))
           if (!mayCall(caller, name)) {
+            audit.record(auditEvent(caller, name, args, "denied"))
             return Effect.fail(new PermissionDenied({ keyName: caller.keyName ?? "anonymous", needed: describeRequirement(needTool(name)) }))
           }
           const started = performance.now()
@@ -65,9 +84,12 @@ export class Router extends Context.Service<Router, {
             ),
             // invalid arguments count as a failed call of that tool, like a failure while running
             Effect.onExit((exit) =>
-              Effect.sync(() =>
-                stats.record(name, performance.now() - started, exit._tag === "Failure" || exit.value.isError === true)
-              )
+              Effect.sync(() => {
+                const durationMs = performance.now() - started
+                const failed = exit._tag === "Failure" || exit.value.isError === true
+                stats.record(name, durationMs, failed)
+                audit.record(auditEvent(caller, name, args, failed ? "error" : "ok", durationMs))
+              })
             )
           )
         })

@@ -106,6 +106,8 @@ export const edgeErrorWire = (error: EdgeError): {
       return { status: 403, jsonRpcCode: JsonRpcCode.Forbidden, code: "origin_refused", headers: {} }
     case "PayloadTooLarge":
       return { status: 413, jsonRpcCode: JsonRpcCode.PayloadTooLarge, code: "payload_too_large", headers: { connection: "close" } }
+    case "KeyStoreError":
+      return { status: 503, jsonRpcCode: JsonRpcCode.InternalError, code: "storage_unavailable", headers: { "retry-after": "5" } }
     case "RateLimited":
       return {
         status: 429,

@@ -21,13 +21,13 @@ export const AdminBootstrap = Layer.effectDiscard(
           problems: [`security.adminKey: expected at least ${minimumKeyLength} characters (generate one with: mcp-router keys create), got ${adminKey.length}`]
         })
       }
-      if (keys.lookup(adminKey) === undefined) {
+      if ((yield* keys.lookup(adminKey).pipe(Effect.orDie)) === undefined) {
         const { record } = yield* keys.create({ name: "admin (MCP_ADMIN_KEY)", permissions: ["*"], key: adminKey }).pipe(Effect.orDie)
         yield* Effect.logInfo(`Stored the admin key from MCP_ADMIN_KEY as ${record.id}`)
       }
       return
     }
-    if (keys.count() > 0) return
+    if ((yield* keys.count.pipe(Effect.orDie)) > 0) return
     const { key, record } = yield* keys.create({ name: "admin (generated)", permissions: ["*"] }).pipe(Effect.orDie)
     // printed straight to stderr, never through the logger (which redacts keys) and never to stdout (stdio's protocol)
     process.stderr.write(

@@ -6,12 +6,16 @@ import { Context, Effect, Layer } from "effect"
 import { AppConfig } from "../config/AppConfig.ts"
 import type { Caller } from "../router/Caller.ts"
 import { IpGuard } from "./IpGuard.ts"
-import { KeyStore } from "./KeyStore.ts"
+import { KeyStore, type KeyStoreError } from "./KeyStore.ts"
 import { allows, describeRequirement, type Requirement } from "./permissions.ts"
 import { PermissionDenied, Unauthenticated } from "./SecurityErrors.ts"
 import { SecurityStats } from "./SecurityStats.ts"
 
-export type Identity = Pick<Caller, "keyId" | "keyName" | "permissions">
+export type Identity = Pick<Caller, "keyId" | "keyName" | "permissions"> & {
+  /** The key's own rate limits, when it has them. */
+  readonly ratePerMinute?: number | undefined
+  readonly ratePerHour?: number | undefined
+}
 
 /** Without a required key every caller may do everything: the documented development mode. */
 const anonymous: Identity = { permissions: ["*"] }
@@ -33,7 +37,7 @@ export const credentialFrom = (
 }
 
 export class Auth extends Context.Service<Auth, {
-  readonly authenticate: (credential: string | undefined, ip: string) => Effect.Effect<Identity, Unauthenticated>
+  readonly authenticate: (credential: string | undefined, ip: string) => Effect.Effect<Identity, Unauthenticated | KeyStoreError>
   readonly check: (caller: Identity, need: Requirement) => Effect.Effect<void, PermissionDenied>
 }>()("mcp-router/security/Auth") {
   static readonly layer = Layer.effect(
@@ -54,13 +58,18 @@ export class Auth extends Context.Service<Auth, {
           if (credential === undefined || credential === "") {
             return config.current().security.requireApiKey ? refuse("missing", ip) : Effect.succeed(anonymous)
           }
-          const record = keys.lookup(credential)
-          if (record === undefined) return refuse("invalid", ip)
-          if (record.revokedAt !== null) return refuse("revoked", ip)
-          if (record.expiresAt !== null && Date.parse(record.expiresAt) <= Date.now()) return refuse("expired", ip)
-          return keys.touch(record.id).pipe(
-            Effect.as({ keyId: record.id, keyName: record.name, permissions: record.permissions })
-          )
+          return keys.lookup(credential).pipe(Effect.flatMap((record): Effect.Effect<Identity, Unauthenticated> => {
+            if (record === undefined) return refuse("invalid", ip)
+            if (record.revokedAt !== null) return refuse("revoked", ip)
+            if (record.expiresAt !== null && Date.parse(record.expiresAt) <= Date.now()) return refuse("expired", ip)
+            return keys.touch(record.id).pipe(Effect.as({
+              keyId: record.id,
+              keyName: record.name,
+              permissions: record.permissions,
+              ratePerMinute: record.ratePerMinute ?? undefined,
+              ratePerHour: record.ratePerHour ?? undefined
+            }))
+          }))
         },
         check: (caller, need) =>
           allows(caller.permissions, need)

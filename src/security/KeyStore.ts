@@ -70,42 +70,47 @@ const fromRow = (row: Row): ApiKeyRecord & { readonly hash: string } => ({
 
 const publicRecord = ({ hash: _hash, ...record }: ApiKeyRecord & { readonly hash: string }): ApiKeyRecord => record
 
+
 /** lastUsedAt is written at most this often per key, to keep writes off the request path. */
 const lastUsedResolutionMs = 60_000
+/**
+ * How long a key read from the database is trusted before it is read again: keys created or revoked by
+ * another process (the CLI, another replica) take effect within this time; changes made here at once.
+ */
+const cacheTtlMs = 1_000
+
+type StoredKey = ApiKeyRecord & { readonly hash: string }
 
 export class KeyStore extends Context.Service<KeyStore, {
   readonly create: (key: NewKey) => Effect.Effect<{ readonly key: string; readonly record: ApiKeyRecord }, KeyStoreError>
-  readonly list: Effect.Effect<ReadonlyArray<ApiKeyRecord>>
+  readonly list: Effect.Effect<ReadonlyArray<ApiKeyRecord>, KeyStoreError>
   readonly revoke: (id: string) => Effect.Effect<ApiKeyRecord, KeyNotFound | KeyStoreError>
-  readonly get: (id: string) => ApiKeyRecord | undefined
-  /** The record of a presented key, or undefined; synchronous, for the hot path. */
-  readonly lookup: (key: string) => ApiKeyRecord | undefined
+  readonly get: (id: string) => Effect.Effect<ApiKeyRecord | undefined, KeyStoreError>
+  /** The record of a presented key, or undefined. */
+  readonly lookup: (key: string) => Effect.Effect<ApiKeyRecord | undefined, KeyStoreError>
   /** Records that a key was used (coalesced per minute). */
   readonly touch: (id: string) => Effect.Effect<void>
-  readonly count: () => number
+  readonly count: Effect.Effect<number, KeyStoreError>
 }>()("mcp-router/security/KeyStore") {
   static readonly layer = Layer.effect(
     KeyStore,
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
       const storeError = (e: unknown) => new KeyStoreError({ message: `API key storage failed: ${String((e as Error)?.message ?? e)}` })
-      const byHash = new Map<string, ApiKeyRecord & { readonly hash: string }>()
-      const rows = yield* sql<Row>`SELECT * FROM api_keys`.pipe(Effect.orDie)
-      for (const row of rows) byHash.set(row.hash, fromRow(row))
+      const cache = new Map<string, { readonly record: StoredKey | undefined; readonly at: number }>()
       const lastTouched = new Map<string, number>()
-
-      const byId = new Map<string, string>()
-      for (const record of byHash.values()) byId.set(record.id, record.hash)
-      const findById = (id: string) => {
-        const hash = byId.get(id)
-        return hash === undefined ? undefined : byHash.get(hash)
+      const remember = (hash: string, record: StoredKey | undefined) => {
+        if (cache.size > 10_000) cache.delete(cache.keys().next().value!)
+        cache.set(hash, { record, at: Date.now() })
       }
+      const selectOne = (rows: Effect.Effect<ReadonlyArray<Row>, unknown>) =>
+        rows.pipe(Effect.map((found) => (found[0] === undefined ? undefined : fromRow(found[0]))), Effect.mapError(storeError))
 
       return KeyStore.of({
         create: (input) =>
           Effect.gen(function*() {
             const key = input.key ?? generateKey()
-            const record = {
+            const record: StoredKey = {
               id: newKeyId(),
               name: input.name,
               prefix: displayPrefix(key),
@@ -131,43 +136,47 @@ export class KeyStore extends Context.Service<KeyStore, {
                 rate_per_hour: record.ratePerHour
               })
             }`.pipe(Effect.mapError(storeError))
-            byHash.set(record.hash, record)
-            byId.set(record.id, record.hash)
+            remember(record.hash, record)
             return { key, record: publicRecord(record) }
           }),
-        list: Effect.sync(() => Array.from(byHash.values(), publicRecord).sort((a, b) => a.createdAt.localeCompare(b.createdAt))),
+        list: sql<Row>`SELECT * FROM api_keys ORDER BY created_at, id`.pipe(
+          Effect.map((rows) => rows.map((row) => publicRecord(fromRow(row)))),
+          Effect.mapError(storeError)
+        ),
         revoke: (id) =>
           Effect.gen(function*() {
-            const existing = findById(id)
+            const existing = yield* selectOne(sql<Row>`SELECT * FROM api_keys WHERE id = ${id}`)
             if (existing === undefined) return yield* new KeyNotFound({ id })
             if (existing.revokedAt !== null) return publicRecord(existing)
             const revokedAt = new Date().toISOString()
             yield* sql`UPDATE api_keys SET revoked_at = ${revokedAt} WHERE id = ${id}`.pipe(Effect.mapError(storeError))
             const revoked = { ...existing, revokedAt }
-            byHash.set(existing.hash, revoked)
+            remember(existing.hash, revoked)
             return publicRecord(revoked)
           }),
-        get: (id) => {
-          const record = findById(id)
-          return record === undefined ? undefined : publicRecord(record)
-        },
-        lookup: (key) => {
-          const hash = hashKey(key)
-          const found = byHash.get(hash)
-          // the map lookup is by hash already; compare in constant time all the same
-          return found !== undefined && sameHash(found.hash, hash) ? publicRecord(found) : undefined
-        },
+        get: (id) =>
+          selectOne(sql<Row>`SELECT * FROM api_keys WHERE id = ${id}`).pipe(Effect.map((r) => (r === undefined ? undefined : publicRecord(r)))),
+        lookup: (key) =>
+          Effect.suspend(() => {
+            const hash = hashKey(key)
+            const cached = cache.get(hash)
+            const found = cached !== undefined && Date.now() - cached.at < cacheTtlMs
+              ? Effect.succeed(cached.record)
+              : selectOne(sql<Row>`SELECT * FROM api_keys WHERE hash = ${hash}`).pipe(Effect.tap((r) => Effect.sync(() => remember(hash, r))))
+            // the lookup is by hash already; compare in constant time all the same
+            return Effect.map(found, (r) => (r !== undefined && sameHash(r.hash, hash) ? publicRecord(r) : undefined))
+          }),
         touch: (id) =>
           Effect.suspend(() => {
             const now = Date.now()
             if (now - (lastTouched.get(id) ?? 0) < lastUsedResolutionMs) return Effect.void
             lastTouched.set(id, now)
-            const at = new Date(now).toISOString()
-            const record = findById(id)
-            if (record !== undefined) byHash.set(record.hash, { ...record, lastUsedAt: at })
-            return sql`UPDATE api_keys SET last_used_at = ${at} WHERE id = ${id}`.pipe(Effect.ignore)
+            return sql`UPDATE api_keys SET last_used_at = ${new Date(now).toISOString()} WHERE id = ${id}`.pipe(Effect.ignore)
           }),
-        count: () => byHash.size
+        count: sql<{ readonly n: number }>`SELECT COUNT(*) AS n FROM api_keys`.pipe(
+          Effect.map((rows) => rows[0]?.n ?? 0),
+          Effect.mapError(storeError)
+        )
       })
     })
   )

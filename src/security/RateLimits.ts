@@ -6,7 +6,6 @@
 import { Context, Duration, Effect, Layer } from "effect"
 import { RateLimiter } from "effect/persistence"
 import { AppConfig } from "../config/AppConfig.ts"
-import { KeyStore } from "./KeyStore.ts"
 import { RateLimited } from "./SecurityErrors.ts"
 import { SecurityStats } from "./SecurityStats.ts"
 
@@ -18,27 +17,30 @@ export interface RateLimitState {
 
 export class RateLimits extends Context.Service<RateLimits, {
   /** Counts one request; fails when a window is full. The state is that of the tighter window. */
-  readonly consume: (subject: { readonly keyId?: string | undefined; readonly ip: string }) => Effect.Effect<RateLimitState, RateLimited>
+  readonly consume: (subject: {
+    readonly keyId?: string | undefined
+    readonly ip: string
+    readonly ratePerMinute?: number | undefined
+    readonly ratePerHour?: number | undefined
+  }) => Effect.Effect<RateLimitState, RateLimited>
 }>()("mcp-router/security/RateLimits") {
   static readonly layer = Layer.effect(
     RateLimits,
     Effect.gen(function*() {
       const limiter = yield* RateLimiter.RateLimiter
       const config = yield* AppConfig
-      const keys = yield* KeyStore
       const stats = yield* SecurityStats
       const windows = [
         { name: "minute" as const, duration: Duration.minutes(1) },
         { name: "hour" as const, duration: Duration.hours(1) }
       ]
       return RateLimits.of({
-        consume: ({ keyId, ip }) =>
+        consume: ({ keyId, ip, ratePerMinute, ratePerHour }) =>
           Effect.gen(function*() {
             const security = config.current().security
-            const record = keyId === undefined ? undefined : keys.get(keyId)
             const limits = {
-              minute: record?.ratePerMinute ?? security.maxRequestsPerMinute,
-              hour: record?.ratePerHour ?? security.maxRequestsPerHour
+              minute: ratePerMinute ?? security.maxRequestsPerMinute,
+              hour: ratePerHour ?? security.maxRequestsPerHour
             }
             const subject = keyId ?? `ip:${ip}`
             let tightest: RateLimitState | undefined

@@ -1,5 +1,6 @@
 /** Why the edge or the Router refused a request; wire.ts maps each to an HTTP status and JSON-RPC code. */
 import { Schema } from "effect"
+import type { KeyStoreError } from "./KeyStore.ts"
 
 export class Unauthenticated extends Schema.TaggedError<Unauthenticated>()("Unauthenticated", {
   reason: Schema.Literals(["missing", "invalid", "revoked", "expired"])
@@ -62,4 +63,11 @@ export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("Payl
   }
 }
 
-export type EdgeError = Unauthenticated | PermissionDenied | RateLimited | AddressBlocked | OriginRefused | PayloadTooLarge
+export type EdgeError =
+  | Unauthenticated
+  | PermissionDenied
+  | RateLimited
+  | AddressBlocked
+  | OriginRefused
+  | PayloadTooLarge
+  | KeyStoreError

@@ -32,7 +32,7 @@ const launch = (workingDir: string) => {
     command: nodeBinary,
     args: ["src/main.ts", "stdio"],
     cwd: projectDir,
-    env: { ...env, MCP_WORKING_DIR: workingDir, MCP_LOG_CONSOLE: "true", MCP_LOG_LEVEL: "debug" },
+    env: { ...env, MCP_WORKING_DIR: workingDir, MCP_DATA_DIR: path.join(workingDir, ".data"), MCP_LOG_CONSOLE: "true", MCP_LOG_LEVEL: "debug" },
     stderr: "pipe"
   })
   let stderr = ""
