@@ -9,7 +9,6 @@ import { CliError, Command } from "effect/cli"
 import { HttpServerError } from "effect/http"
 import { makeCli } from "./cli/commands.ts"
 import { AppConfig } from "./config/AppConfig.ts"
-import { ConfigError } from "./config/ConfigError.ts"
 import { HttpServerLayer } from "./http/HttpApp.ts"
 import { makeLoggingLayer } from "./logging/Logging.ts"
 import { McpToolsLayer } from "./mcp/McpTools.ts"
@@ -82,14 +81,23 @@ export const stdioLayer = <E, E2 = never>(config: Layer.Layer<AppConfig, E>, ext
     Layer.provide(config)
   )
 
+/** The database's stores alone, for the keys and audit commands. */
+export const storageLayer = <E>(config: Layer.Layer<AppConfig, E>) =>
+  Layer.mergeAll(KeyStore.layer, AuditLog.layer).pipe(Layer.provide(DatabaseLayer), Layer.provide(config))
+
 const cli = makeCli({
   serve: (file) => serverLayer(AppConfig.layerFromEnvironment({ file })),
-  stdio: (file) => stdioLayer(AppConfig.layerFromEnvironment({ file }))
+  stdio: (file) => stdioLayer(AppConfig.layerFromEnvironment({ file })),
+  storage: (file) => storageLayer(AppConfig.layerFromEnvironment({ file }))
 })
 
-/** One readable line for the failures a user can fix (bad configuration, a port in use); else undefined. */
+// failures whose message says all a user needs: no stack trace for these
+const userFacing = new Set(["ConfigError", "CommandFailed", "KeyNotFound", "KeyStoreError", "AuditError", "MigrationError", "SqlError"])
+
+/** One readable line for the failures a user can fix (bad configuration, a port in use, ...); else undefined. */
 const startupFailure = (error: unknown): string | undefined => {
-  if (error instanceof ConfigError) return error.message
+  const tag = (error as { readonly _tag?: unknown })?._tag
+  if (typeof tag === "string" && userFacing.has(tag)) return (error as Error).message
   if (error instanceof HttpServerError.ServeError) {
     return `Cannot start the HTTP server: ${(error.cause as Error)?.message ?? String(error.cause)}`
   }

@@ -1,14 +1,16 @@
 /**
- * The `mcp-router` command line: serve (default), stdio, config validate. Commands receive the layers
+ * The `mcp-router` command line: serve (default), stdio, config validate, keys, audit. Commands receive the layers
  * to launch from `main.ts`, which owns the wiring.
  */
 import { Console, Effect, Layer, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { environmentVariables, loadConfig } from "../config/load.ts"
+import { makeStorageCommands, type StorageLayer } from "./storageCommands.ts"
 
 export interface Launchers {
   readonly serve: (configFile: string | undefined) => Layer.Layer<never, unknown, never>
   readonly stdio: (configFile: string | undefined) => Layer.Layer<never, unknown, never>
+  readonly storage: StorageLayer
 }
 
 const configFlag = Flag.String("config").pipe(
@@ -47,6 +49,6 @@ export const makeCli = (launch: Launchers) => {
 
   return Command.make("mcp-router", { config: configFlag }, ({ config }) => Layer.launch(launch.serve(Option.getOrUndefined(config)))).pipe(
     Command.withDescription("MCP Router Pro: one MCP endpoint for real tools and upstream MCP servers"),
-    Command.withSubcommands([serve, stdio, configCommand])
+    Command.withSubcommands([serve, stdio, configCommand, ...makeStorageCommands(launch.storage)])
   )
 }
