@@ -39,10 +39,10 @@ const ListeningLog = Layer.effectDiscard(
   HttpServer.addressFormattedWith((address) =>
     Effect.gen(function*() {
       yield* Effect.logInfo(`MCP Router Pro ${version} listening on ${address}; MCP at ${address}/mcp`)
-      const { host } = (yield* AppConfig).current().server
-      if (!loopbackHosts.has(host)) {
+      const config = (yield* AppConfig).current()
+      if (!config.security.requireApiKey && !loopbackHosts.has(config.server.host)) {
         yield* Effect.logWarning(
-          `Listening on ${host}, beyond loopback, and API keys are not enforced yet: anyone who reaches this port can read and write files in the working directory. Set MCP_HOST=127.0.0.1 or use a trusted network.`
+          `API keys are OFF (security.requireApiKey=false) while listening on ${config.server.host}, beyond loopback: anyone who reaches this port can run tools. Use this development mode on 127.0.0.1 only.`
         )
       }
       yield* Effect.addFinalizer(() => Effect.logInfo("HTTP server stopped"))

@@ -1,11 +1,13 @@
 /** GET /health, GET /api/tools and GET /logs. */
-import { Effect, Layer, Schema } from "effect"
+import { Effect, Layer, Option, Schema } from "effect"
 import { HttpRouter, HttpServerRequest } from "effect/http"
 import { LogLevelName } from "../config/schema.ts"
 import { LogBuffer } from "../logging/Logging.ts"
 import { ToolStats } from "../observability/ToolStats.ts"
 import { localCaller } from "../router/Caller.ts"
+import { CurrentCaller } from "../router/CurrentCaller.ts"
 import { Router } from "../router/Router.ts"
+import { allows, needRead } from "../security/permissions.ts"
 import { toToolListing } from "../router/wire.ts"
 import { serverName, version } from "../version.ts"
 import { errorResponse, jsonResponse } from "./jsonResponse.ts"
@@ -32,8 +34,12 @@ export const SystemRoutes = Layer.mergeAll(
       const routerService = yield* Router
       const stats = yield* ToolStats
       const logs = yield* LogBuffer
+      // the tool catalogue as a whole: what this router offers, whoever may call each tool
       const caller = localCaller("http")
-      yield* router.add("GET", "/health", Effect.sync(() => {
+      yield* router.add("GET", "/health", Effect.gen(function*() {
+        // anonymous callers learn only that the router is up; the numbers need the read permission
+        const current = yield* Effect.serviceOption(CurrentCaller)
+        if (Option.isSome(current) && !allows(current.value.permissions, needRead)) return jsonResponse({ status: "ok" })
         const snapshot = stats.snapshot()
         return jsonResponse({
           status: "ok",
