@@ -70,20 +70,28 @@ export class Sandbox extends Context.Service<Sandbox, {
   /** The real path of the working folder. */
   readonly root: () => string
   readonly resolve: (input: string) => Effect.Effect<ResolvedPath, PathRefused>
+  /** As resolve, for a path about to be written: never inside a .git folder, whose configuration can run programs. */
+  readonly resolveForWrite: (input: string) => Effect.Effect<ResolvedPath, PathRefused>
 }>()("mcp-router/tools/Sandbox") {
   static readonly layer = Layer.effect(
     Sandbox,
     Effect.gen(function*() {
       const config = yield* AppConfig
       const root = () => config.current().tools.workingDir
+      const resolve = (input: string) =>
+        Effect.promise(() => confine(root(), input)).pipe(
+          Effect.flatMap((result) =>
+            typeof result === "string" ? Effect.fail(new PathRefused({ path: input, reason: result })) : Effect.succeed(result)
+          )
+        )
       return Sandbox.of({
         root,
-        resolve: (input) =>
-          Effect.promise(() => confine(root(), input)).pipe(
-            Effect.flatMap((result) =>
-              typeof result === "string" ? Effect.fail(new PathRefused({ path: input, reason: result })) : Effect.succeed(result)
-            )
-          )
+        resolve,
+        resolveForWrite: (input) =>
+          Effect.flatMap(resolve(input), (resolved) =>
+            resolved.relative.split(path.sep).some((name) => name.toLowerCase() === ".git")
+              ? Effect.fail(new PathRefused({ path: input, reason: "it is inside a .git folder, whose configuration can run programs" }))
+              : Effect.succeed(resolved))
       })
     })
   )

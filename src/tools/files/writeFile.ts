@@ -50,7 +50,7 @@ export const writeFileTool = Effect.gen(function*() {
           return yield* new ToolFailure({ message: "content is not valid base64" })
         }
         const data = Buffer.from(input.content, encoding)
-        const target = yield* sandbox.resolve(input.path)
+        const target = yield* sandbox.resolveForWrite(input.path)
         if (target.relative === ".") return yield* new ToolFailure({ message: "path names the working directory itself, not a file" })
         const parent = path.dirname(target.absolute)
         const parentStat = yield* Effect.promise(() => fs.stat(parent).catch(() => undefined))

@@ -39,6 +39,10 @@ export const gitStatusTool = Effect.gen(function*() {
           timeoutMs: tools.timeout,
           maxOutputBytes: tools.maxOutputBytes
         }).pipe(spawner.provide)
+        // git is stopped when its output passes the cap, so this comes before its exit code
+        if (result.stdoutTruncated) {
+          return yield* new ToolFailure({ message: `git status output is larger than tools.maxOutputBytes (${tools.maxOutputBytes} bytes)` })
+        }
         if (result.exitCode !== 0) {
           const reason = result.stderr.trim()
           return yield* new ToolFailure({
@@ -46,9 +50,6 @@ export const gitStatusTool = Effect.gen(function*() {
               ? `${folder.relative} is not a git repository (inside the working directory)`
               : `git status failed in ${folder.relative}: ${reason || (result.timedOut ? "timed out" : `exit ${result.exitCode}`)}`
           })
-        }
-        if (result.stdoutTruncated) {
-          return yield* new ToolFailure({ message: `git status output is larger than tools.maxOutputBytes (${tools.maxOutputBytes} bytes)` })
         }
         return jsonOutput({ path: folder.relative, ...parsePorcelainV2(result.stdout) })
       })

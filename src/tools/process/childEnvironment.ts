@@ -16,7 +16,6 @@ const gitOverrides: ReadonlyArray<[string, string]> = [
   ["core.sshCommand", "false"],
   ["protocol.ext.allow", "never"],
   ["protocol.file.allow", "never"],
-  ["diff.external", ""],
   ["credential.helper", ""]
 ]
 

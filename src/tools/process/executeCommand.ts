@@ -1,6 +1,8 @@
 import { Effect, Schema } from "effect"
+import * as fs from "node:fs/promises"
+import * as path from "node:path"
 import { AppConfig } from "../../config/AppConfig.ts"
-import { Sandbox } from "../Sandbox.ts"
+import { PathRefused, Sandbox } from "../Sandbox.ts"
 import { defineTool, ToolFailure, type ToolOutput } from "../ToolDefinition.ts"
 import { childEnvironment, findOnPath } from "./childEnvironment.ts"
 import { planCommand } from "./commandPolicy.ts"
@@ -29,7 +31,7 @@ export const processOutput = (label: string, result: ProcessResult): ToolOutput 
   return {
     content: [{ type: "text", text: `${label} ${ending} in ${result.durationMs} ms${section("stdout", result.stdout, result.stdoutTruncated)}${section("stderr", result.stderr, result.stderrTruncated)}` }],
     structuredContent: { ...result },
-    isError: result.timedOut || result.exitCode !== 0
+    isError: result.timedOut || result.exitCode !== 0 || result.stdoutTruncated || result.stderrTruncated
   }
 }
 
@@ -49,19 +51,27 @@ export const executeCommandTool = Effect.gen(function*() {
         const args = input.args ?? []
         const plan = planCommand(input.command, args, tools)
         if (plan.refusal !== undefined) return yield* new ToolFailure({ message: plan.refusal })
-        for (const candidate of plan.paths) yield* sandbox.resolve(candidate)
         const cwd = yield* sandbox.resolve(input.cwd ?? ".")
+        // paths are relative to the command's folder; a refusal names the argument as it was given
+        const confine = (word: string) =>
+          sandbox.resolve(path.resolve(cwd.absolute, word)).pipe(Effect.mapError((e) => new PathRefused({ path: word, reason: e.reason })))
+        for (const candidate of plan.paths) yield* confine(candidate)
+        // a plain name may still be a symbolic link that leads outside: whatever exists is confined too
+        for (const operand of plan.operands) {
+          if (yield* Effect.promise(() => fs.lstat(path.resolve(cwd.absolute, operand)).then(() => true, () => false))) yield* confine(operand)
+        }
         const program = findOnPath(input.command)
         if (program === undefined) {
           return yield* new ToolFailure({ message: `${input.command} is allowed but not installed: it was not found on PATH` })
         }
         const result = yield* runProcess({
           command: program,
-          args,
+          args: plan.args,
           cwd: cwd.absolute,
           env: childEnvironment(sandbox.root()),
           stdin: input.stdin,
-          timeoutMs: Math.min(input.timeoutMs ?? tools.timeout, tools.timeout),
+          // a little under tools.timeout, so the program is stopped (and its output kept) before the call is
+          timeoutMs: Math.min(input.timeoutMs ?? Math.floor(tools.timeout * 0.9), tools.timeout),
           maxOutputBytes: tools.maxOutputBytes
         }).pipe(spawner.provide)
         return processOutput(input.command, result)
