@@ -8,7 +8,17 @@ export { RouterConfig } from "./config/schema.ts"
 export { HttpRoutes, HttpServerLayer } from "./http/HttpApp.ts"
 export { type LogEntry, LogBuffer, makeLoggingLayer } from "./logging/Logging.ts"
 export { redactText, redactValue } from "./logging/redact.ts"
-export { BuiltInToolsLayer, type ExtraTools, main, routerCoreLayer, RouterCoreLayer, serverLayer, stdioLayer } from "./main.ts"
+export {
+  BuiltInToolsLayer,
+  type ExtraTools,
+  main,
+  routerCoreLayer,
+  RouterCoreLayer,
+  SecurityLayer,
+  serverLayer,
+  stdioLayer,
+  storageLayer
+} from "./main.ts"
 export { McpToolsLayer } from "./mcp/McpTools.ts"
 export { type StatsSnapshot, ToolStats } from "./observability/ToolStats.ts"
 export { type Caller, localCaller, type Transport } from "./router/Caller.ts"
@@ -28,3 +38,13 @@ export {
   type ToolOutput
 } from "./tools/ToolDefinition.ts"
 export { ToolRegistry } from "./tools/ToolRegistry.ts"
+export { DockerToolsLayer } from "./tools/docker/DockerTools.ts"
+export { ProcessToolsLayer } from "./tools/process/ProcessTools.ts"
+export { Databases } from "./tools/sql/Databases.ts"
+export { SqlToolsLayer } from "./tools/sql/SqlTools.ts"
+export { WebToolsLayer } from "./tools/web/WebTools.ts"
+export { Metrics } from "./observability/Metrics.ts"
+export { AuditLog, AuditSink } from "./security/AuditLog.ts"
+export { Auth } from "./security/Auth.ts"
+export { KeyStore } from "./security/KeyStore.ts"
+export { RateLimits } from "./security/RateLimits.ts"

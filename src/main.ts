@@ -3,7 +3,7 @@
  * lives in its own module.
  */
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
-import { Cause, Effect, Exit, Layer } from "effect"
+import { Cause, Effect, Exit, Layer, Metric } from "effect"
 import { McpServer } from "effect/ai"
 import { CliError, Command } from "effect/cli"
 import { HttpServerError } from "effect/http"
@@ -13,6 +13,7 @@ import { HttpServerLayer } from "./http/HttpApp.ts"
 import { makeLoggingLayer } from "./logging/Logging.ts"
 import { McpToolsLayer } from "./mcp/McpTools.ts"
 import { mcpProtocols, serverInstructions } from "./mcp/protocols.ts"
+import { Metrics } from "./observability/Metrics.ts"
 import { ToolStats } from "./observability/ToolStats.ts"
 import { Router } from "./router/Router.ts"
 import { DockerToolsLayer } from "./tools/docker/DockerTools.ts"
@@ -29,12 +30,13 @@ import { FileToolsLayer } from "./tools/files/FileTools.ts"
 import { ProcessSpawner } from "./tools/process/ProcessSpawner.ts"
 import { ProcessToolsLayer } from "./tools/process/ProcessTools.ts"
 import { Sandbox } from "./tools/Sandbox.ts"
+import { SqlToolsLayer } from "./tools/sql/SqlTools.ts"
 import { ToolRegistry } from "./tools/ToolRegistry.ts"
 import { WebToolsLayer } from "./tools/web/WebTools.ts"
 import { serverName, version } from "./version.ts"
 
 /** Every built-in tool family. */
-export const BuiltInToolsLayer = Layer.mergeAll(FileToolsLayer, ProcessToolsLayer, DockerToolsLayer, WebToolsLayer)
+export const BuiltInToolsLayer = Layer.mergeAll(FileToolsLayer, ProcessToolsLayer, DockerToolsLayer, WebToolsLayer, SqlToolsLayer)
 
 /** Tools a library user adds: Layers made with `ToolRegistry.provide`. */
 export type ExtraTools<E = never> = Layer.Layer<never, E, ToolRegistry | Sandbox | ProcessSpawner | AppConfig>
@@ -60,6 +62,9 @@ export const serverLayer = <E, E2 = never>(config: Layer.Layer<AppConfig, E>, ex
   HttpServerLayer.pipe(
     Layer.provide(routerCoreLayer(extraTools)),
     Layer.provide(SecurityLayer),
+    Layer.provide(Metrics.layer),
+    // each router counts its own calls, even when several run in one process
+    Layer.provide(Layer.sync(Metric.MetricRegistry, () => new Map())),
     Layer.provideMerge(makeLoggingLayer()),
     Layer.provide(config)
   )

@@ -1,7 +1,8 @@
 /** The configuration as it may be shown or stored: no admin key, no API header values, no database passwords. */
 import type { RouterConfigInput } from "./schema.ts"
 
-const redactUrlPassword = (url: string) => url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@]*@/i, "$1:[REDACTED]@")
+const redactUrlPassword = (url: string) =>
+  url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@]*@/i, "$1:[REDACTED]@").replace(/([?&]password=)[^&]*/i, "$1[REDACTED]")
 
 export const redactConfig = (config: RouterConfigInput): RouterConfigInput => {
   const { adminKey, ...security } = config.security ?? {}

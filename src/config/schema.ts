@@ -118,7 +118,7 @@ export const DatabaseConfig = Schema.Struct({
   url: described(Name, "sqlite:relative/or/absolute.db, or postgres://user:pass@host:port/db (${VAR} allowed)"),
   readOnly: withDefault(Schema.Boolean, true),
   maxRows: withDefault(Count, 1000),
-  timeout: withDefault(Millis, 10_000)
+  timeout: withDefault(described(Millis, "Longest a statement may run, in ms"), 10_000)
 })
 
 export const ToolsConfig = Schema.Struct({
@@ -150,7 +150,13 @@ export const ToolsConfig = Schema.Struct({
     {}
   ),
   databases: withDefault(described(Schema.Array(DatabaseConfig), "Databases sql_query may use, by name"), [])
-})
+}).check(Schema.makeFilter((tools: { readonly databases: ReadonlyArray<{ readonly name: string }> }) => {
+  const names = tools.databases.map((db) => db.name)
+  const repeated = names.find((name, i) => names.indexOf(name) !== i)
+  return repeated === undefined
+    ? undefined
+    : { path: ["databases"], issue: `Expected unique database names; "${repeated}" is used twice` }
+}))
 
 export const MonitoringConfig = Schema.Struct({
   enabled: withDefault(Schema.Boolean, true),

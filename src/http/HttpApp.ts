@@ -12,6 +12,7 @@ import { AdminRoutes } from "./adminRoutes.ts"
 import { EdgeGuards } from "./edge.ts"
 import { JsonRpcRoute } from "./jsonRpcRoute.ts"
 import { errorResponse } from "./jsonResponse.ts"
+import { ObservabilityRoutes } from "./observabilityRoutes.ts"
 import { SystemRoutes } from "./systemRoutes.ts"
 
 const McpRoute = Layer.unwrap(
@@ -31,7 +32,7 @@ const McpRoute = Layer.unwrap(
 const NotFoundRoute = HttpRouter.add("*", "*", (request: HttpServerRequest.HttpServerRequest) =>
   Effect.succeed(errorResponse(404, "not_found", `No route for ${request.method} ${request.url.split("?")[0]}`)))
 
-export const HttpRoutes = Layer.mergeAll(SystemRoutes, AdminRoutes, JsonRpcRoute, McpRoute, NotFoundRoute, EdgeGuards)
+export const HttpRoutes = Layer.mergeAll(SystemRoutes, ObservabilityRoutes, AdminRoutes, JsonRpcRoute, McpRoute, NotFoundRoute, EdgeGuards)
 
 const loopbackHosts = new Set(["127.0.0.1", "::1", "localhost"])
 

@@ -6,6 +6,7 @@ import { Effect, Option, Schema } from "effect"
 import { HttpRouter, HttpServerRequest } from "effect/http"
 import { AppConfig } from "../config/AppConfig.ts"
 import { redactConfig, storableConfig } from "../config/redactConfig.ts"
+import { redactValue } from "../logging/redact.ts"
 import { CurrentCaller } from "../router/CurrentCaller.ts"
 import { AuditLog } from "../security/AuditLog.ts"
 import { IpGuard } from "../security/IpGuard.ts"
@@ -15,10 +16,19 @@ import { SecurityStats } from "../security/SecurityStats.ts"
 import { ConfigVersions } from "../storage/ConfigVersions.ts"
 import { errorResponse, jsonResponse } from "./jsonResponse.ts"
 
+// settings whose values are secrets: the history keeps only that they changed
+const secretPaths = /^(tools(\.apis|\.databases)?|security\.adminKey)(\.|$)/
+
+const redactChanges = (changes: Record<string, unknown>) =>
+  Object.fromEntries(Object.entries(changes).map(([path, value]) => [path, secretPaths.test(path) ? "[REDACTED]" : redactValue(value)]))
+
+const IsoTime = Schema.String.check(Schema.makeFilter((s: string) =>
+  (/^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2})?)?$/.test(s) && !Number.isNaN(Date.parse(s))) || "Expected an ISO 8601 time such as 2027-01-01T00:00:00Z"))
+
 const CreateApiKey = Schema.Struct({
   name: Schema.String.check(Schema.isNonEmpty(), Schema.isMaxLength(100)),
   permissions: Schema.Array(Permission).check(Schema.isMinLength(1)),
-  expiresAt: Schema.optionalKey(Schema.String.check(Schema.makeFilter((s: string) => !Number.isNaN(Date.parse(s)) || "Expected an ISO 8601 date"))),
+  expiresAt: Schema.optionalKey(IsoTime),
   ratePerMinute: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1_000_000 }))),
   ratePerHour: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1_000_000 })))
 })
@@ -33,8 +43,8 @@ const AuditQueryParams = Schema.Struct({
   action: Schema.optionalKey(Schema.String),
   target: Schema.optionalKey(Schema.String),
   outcome: Schema.optionalKey(Schema.Literals(["ok", "error", "denied"])),
-  since: Schema.optionalKey(Schema.String),
-  until: Schema.optionalKey(Schema.String),
+  since: Schema.optionalKey(IsoTime),
+  until: Schema.optionalKey(IsoTime),
   limit: Schema.optionalKey(Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 1, maximum: 1000 }))),
   offset: Schema.optionalKey(Schema.NumberFromString.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(0)))
 })
@@ -59,11 +69,27 @@ export const AdminRoutes = HttpRouter.use((router) =>
 
     /** Applies changes through AppConfig's validation, then stores the result as a new version. */
     const applyChanges = (actor: string, changes: Record<string, unknown>, dryRun: boolean, action: string) =>
+      Effect.suspend(() => {
+        // the admin key is a start-up secret: it is never changed, stored or echoed at runtime
+        const security = changes["security"]
+        return "security.adminKey" in changes || (action !== "config.rollback" && security !== null && typeof security === "object" && "adminKey" in security)
+          ? Effect.succeed(invalid("security.adminKey cannot be changed at runtime: set MCP_ADMIN_KEY and restart, or create admin keys with security.createApiKey"))
+          : applyValidChanges(actor, changes, dryRun, action)
+      })
+
+    /** `recorded` is what the version history keeps of the change: secrets never. */
+    const applyValidChanges = (
+      actor: string,
+      changes: Record<string, unknown>,
+      dryRun: boolean,
+      action: string,
+      recorded: Record<string, unknown> = redactChanges(changes)
+    ) =>
       config.update(changes, { dryRun }).pipe(
         Effect.flatMap(() =>
           dryRun
             ? Effect.succeed(jsonResponse({ applied: false, dryRun: true, changed: Object.keys(changes), config: redactConfig(config.encoded()) }))
-            : versions.record(actor, changes, storableConfig(config.encoded())).pipe(
+            : versions.record(actor, recorded, storableConfig(config.encoded())).pipe(
               Effect.tap((version) =>
                 Effect.sync(() => audit.record({ actor, action, target: Object.keys(changes).join(","), outcome: "ok", details: { version } }))
               ),
@@ -110,7 +136,7 @@ export const AdminRoutes = HttpRouter.use((router) =>
                 const { security, ...sections } = stored as Record<string, Record<string, unknown>>
                 const adminKey = config.current().security.adminKey
                 const restored = { ...sections, security: adminKey === undefined ? security : { ...security, adminKey } }
-                return applyChanges(actor, restored, false, "config.rollback")
+                return applyValidChanges(actor, restored, false, "config.rollback", { rollbackTo: version })
               })
             )
           )
@@ -130,6 +156,7 @@ export const AdminRoutes = HttpRouter.use((router) =>
       const named = Object.keys(entries).filter((key) => actions.has(key))
       if (named.length > 0) {
         if (Object.keys(entries).length > 1) return invalid(`Send ${named[0]} on its own, not with other entries`)
+        if (dryRun !== undefined) return invalid(`dryRun applies to configuration changes, not to ${named[0]}`)
         return yield* runAction(actor, named[0]!, entries[named[0]!])
       }
       if (Object.keys(entries).length === 0) return invalid("Nothing to change")
@@ -143,7 +170,14 @@ export const AdminRoutes = HttpRouter.use((router) =>
     ))
 
     yield* router.add("GET", "/api/audit", HttpServerRequest.schemaSearchParams(AuditQueryParams).pipe(
-      Effect.flatMap((query) => audit.flush.pipe(Effect.andThen(audit.query({ ...query, limit: query.limit ?? 100, offset: query.offset ?? 0 })))),
+      Effect.flatMap((query) => audit.flush.pipe(Effect.andThen(audit.query({
+        ...query,
+        // stored times are UTC ISO strings; compare like with like
+        since: query.since === undefined ? undefined : new Date(query.since).toISOString(),
+        until: query.until === undefined ? undefined : new Date(query.until).toISOString(),
+        limit: query.limit ?? 100,
+        offset: query.offset ?? 0
+      })))),
       Effect.map(({ entries, total }) => jsonResponse({ entries, total })),
       Effect.catchTags({
         SchemaError: (e) => Effect.succeed(invalid(`Invalid query: ${oneLine(e.message)}`)),

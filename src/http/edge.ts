@@ -9,6 +9,7 @@ import { Cause, Effect, Layer, Option } from "effect"
 import { HttpIncomingMessage, HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import * as ByteSize from "effect/ByteSize"
 import { AppConfig } from "../config/AppConfig.ts"
+import { recordHttpRequest } from "../observability/instruments.ts"
 import type { Caller } from "../router/Caller.ts"
 import { CurrentCaller } from "../router/CurrentCaller.ts"
 import { edgeErrorBody, edgeErrorWire } from "../router/wire.ts"
@@ -18,7 +19,7 @@ import { RateLimits, type RateLimitState } from "../security/RateLimits.ts"
 import { AddressBlocked, type EdgeError, OriginRefused, PayloadTooLarge } from "../security/SecurityErrors.ts"
 import { SecurityStats } from "../security/SecurityStats.ts"
 import { errorResponse } from "./jsonResponse.ts"
-import { routeAccess, speaksJsonRpc } from "./routeAccess.ts"
+import { routeAccess, routeLabel, speaksJsonRpc } from "./routeAccess.ts"
 
 const loopbackNames = new Set(["localhost", "127.0.0.1", "[::1]", "::1"])
 const allowedHeaders = "authorization, content-type, x-api-key, mcp-session-id, mcp-protocol-version, last-event-id"
@@ -29,7 +30,7 @@ const isBodyTooLarge = (error: unknown) => {
   return reason._tag === "HttpServerError" && reason.reason?._tag === "RequestParseError" && reason.reason.reason === "BodyTooLarge"
 }
 
-const hostName = (host: string) => (host.startsWith("[") ? host.slice(0, host.indexOf("]") + 1) : host.split(":")[0]!)
+const hostName = (host: string) => (host.startsWith("[") ? host.slice(0, host.indexOf("]") + 1) : host.split(":")[0]!).toLowerCase()
 
 const corsHeaders = (origin: string, wildcard: boolean): Record<string, string> => ({
   "access-control-allow-origin": wildcard ? "*" : origin,
@@ -43,6 +44,16 @@ const rateLimitHeaders = (state: RateLimitState): Record<string, string> => ({
   "ratelimit-reset": String(state.resetSeconds)
 })
 
+/** Records every request by route template, method and status. */
+const timed = <E, R>(response: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
+  Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const started = performance.now()
+    const result = yield* response
+    yield* recordHttpRequest(routeLabel(request.url.split("?")[0]!), request.method, result.status, (performance.now() - started) / 1000)
+    return result
+  })
+
 export const EdgeGuards = Layer.unwrap(
   Effect.gen(function*() {
     const config = yield* AppConfig
@@ -50,7 +61,7 @@ export const EdgeGuards = Layer.unwrap(
     const auth = yield* Auth
     const limits = yield* RateLimits
     const stats = yield* SecurityStats
-    return HttpRouter.middleware((handle) =>
+    const guard = (handle: Effect.Effect<HttpServerResponse.HttpServerResponse, unknown>) =>
       Effect.gen(function*() {
         const request = yield* HttpServerRequest.HttpServerRequest
         const path = request.url.split("?")[0]!
@@ -68,7 +79,7 @@ export const EdgeGuards = Layer.unwrap(
         const ip = ipGuard.clientIp(Option.getOrElse(request.remoteAddress, () => "unknown"), headers["x-forwarded-for"])
         const blocked = ipGuard.refusal(ip)
         if (blocked !== undefined) {
-          stats.record("blocked")
+          yield* stats.record("blocked", "address")
           return refuse(new AddressBlocked({ ip, reason: blocked }))
         }
 
@@ -78,21 +89,35 @@ export const EdgeGuards = Layer.unwrap(
         const originAllowed = origin === undefined || wildcard || security.allowedOrigins.includes(origin)
         const cors = origin !== undefined && originAllowed ? corsHeaders(origin, wildcard) : {}
         if (request.method === "OPTIONS" && origin !== undefined && headers["access-control-request-method"] !== undefined) {
-          if (!originAllowed) return refuse(new OriginRefused({ detail: `Origin ${origin} is not in security.allowedOrigins` }))
+          if (!originAllowed) {
+            yield* stats.record("blocked", "origin")
+            return refuse(new OriginRefused({ detail: `Origin ${origin} is not in security.allowedOrigins` }))
+          }
           return HttpServerResponse.empty({
             status: 204,
             headers: { ...cors, "access-control-allow-methods": "GET, POST, DELETE, OPTIONS", "access-control-allow-headers": allowedHeaders, "access-control-max-age": "600" }
           })
         }
-        if (!originAllowed) return refuse(new OriginRefused({ detail: `Origin ${origin} is not in security.allowedOrigins` }))
+        if (!originAllowed) {
+          yield* stats.record("blocked", "origin")
+          return refuse(new OriginRefused({ detail: `Origin ${origin} is not in security.allowedOrigins` }))
+        }
         const host = headers["host"]
         if (loopbackNames.has(config.current().server.host) && host !== undefined && !loopbackNames.has(hostName(host))) {
+          yield* stats.record("blocked", "host")
           return refuse(new OriginRefused({ detail: `Host ${host} is not a loopback name; this router only answers to localhost` }))
         }
 
         // 3. bodies over the cap: refused on the declared length, or cut while streaming
         const declared = Number(headers["content-length"] ?? 0)
         if (declared > security.maxPayloadBytes) return refuse(new PayloadTooLarge({ limit: security.maxPayloadBytes }), cors)
+        const maxBodySize = ByteSize.fromInputUnsafe(security.maxPayloadBytes)
+        if (headers["content-length"] === undefined && headers["transfer-encoding"] !== undefined) {
+          // a body of unknown length is read here, under the cap: routes that swallow read errors
+          // (effect's MCP transport answers them as parse errors) then reuse the cached copy
+          const read = yield* request.arrayBuffer.pipe(Effect.provideService(HttpIncomingMessage.MaxBodySize, maxBodySize), Effect.result)
+          if (read._tag === "Failure" && isBodyTooLarge(read.failure)) return refuse(new PayloadTooLarge({ limit: security.maxPayloadBytes }), cors)
+        }
 
         // 4. who is calling; public routes serve anonymous callers, and callers whose key failed, as anonymous
         const access = routeAccess(path)
@@ -122,7 +147,7 @@ export const EdgeGuards = Layer.unwrap(
         const response = yield* handle.pipe(
           Effect.provideService(CurrentCaller, caller),
           Effect.provideService(HttpServerRequest.HttpServerRequest, forwarded),
-          Effect.provideService(HttpIncomingMessage.MaxBodySize, ByteSize.fromInputUnsafe(security.maxPayloadBytes)),
+          Effect.provideService(HttpIncomingMessage.MaxBodySize, maxBodySize),
           Effect.timeoutOrElse({
             duration: config.current().server.timeout,
             orElse: () =>
@@ -137,6 +162,7 @@ export const EdgeGuards = Layer.unwrap(
           })
         )
         return HttpServerResponse.setHeaders(response, { ...cors, ...(limitState === undefined ? {} : rateLimitHeaders(limitState)) })
-      }), { global: true })
+      })
+    return HttpRouter.middleware((handle) => timed(guard(handle)), { global: true })
   })
 )

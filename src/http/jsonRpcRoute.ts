@@ -4,6 +4,7 @@
  */
 import { Effect, Option, Schema, SchemaIssue } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
+import { recordJsonRpcError } from "../observability/instruments.ts"
 import { ToolStats } from "../observability/ToolStats.ts"
 import { type Caller } from "../router/Caller.ts"
 import { CurrentCaller } from "../router/CurrentCaller.ts"
@@ -59,7 +60,7 @@ export const makeJsonRpcHandler = Effect.gen(function*() {
       case "tools/list":
         return Effect.succeed({ tools: router.list(caller).map(toToolListing) })
       case "mcp/stats":
-        return Effect.succeed({ ...stats.snapshot(), toolCount: router.list(caller).length })
+        return Effect.map(stats.snapshot, (snapshot) => ({ ...snapshot, toolCount: router.list(caller).length }))
       case "tools/call": {
         const decoded = decodeCallParams(params ?? {})
         if (decoded._tag === "Failure") {
@@ -84,13 +85,14 @@ export const makeJsonRpcHandler = Effect.gen(function*() {
     const decoded = decodeRequest(message)
     if (decoded._tag === "Failure") {
       const error = decoded.cause.reasons.find((r) => r._tag === "Fail")?.error
-      return Effect.succeed(failure(idOf(message), {
+      return recordJsonRpcError(JsonRpcCode.InvalidRequest).pipe(Effect.as(failure(idOf(message), {
         code: JsonRpcCode.InvalidRequest,
         message: `Invalid JSON-RPC request: ${error ? issueText(error) : "malformed"}; expected {"jsonrpc":"2.0","method":...,"id":...}`
-      }))
+      })))
     }
     const { id, method, params } = decoded.value
     return dispatch(caller, method, params).pipe(
+      Effect.tapError((error) => recordJsonRpcError(error.code)),
       Effect.match({
         onSuccess: (result): Reply => ({ jsonrpc: "2.0", id: id ?? null, result }),
         onFailure: (error) => failure(id ?? null, error)
@@ -110,11 +112,13 @@ export const makeJsonRpcHandler = Effect.gen(function*() {
     try {
       body = JSON.parse(text)
     } catch (error) {
+      yield* recordJsonRpcError(JsonRpcCode.ParseError)
       return reply(failure(null, { code: JsonRpcCode.ParseError, message: `Parse error: ${(error as Error).message}` }), 400)
     }
     if (Array.isArray(body)) {
       if (body.length === 0 || body.length > maxBatchSize) {
         const message = body.length === 0 ? "Invalid Request: empty batch" : `Invalid Request: a batch holds at most ${maxBatchSize} requests, got ${body.length}`
+        yield* recordJsonRpcError(JsonRpcCode.InvalidRequest)
         return reply(failure(null, { code: JsonRpcCode.InvalidRequest, message }), 400)
       }
       const replies = yield* Effect.forEach(body, (message) => handleMessage(caller, message), { concurrency: 8 })

@@ -16,3 +16,11 @@ export const routeAccess = (path: string): Access => {
 
 /** Entry points that speak JSON-RPC: their refusals are JSON-RPC error objects too. */
 export const speaksJsonRpc = (path: string) => path === "/mcp" || path === "/api/mcp/jsonrpc"
+
+const knownRoutes = new Set([
+  "/health", "/health/live", "/health/ready", "/mcp", "/api/mcp/jsonrpc", "/api/tools", "/api/stats", "/logs", "/metrics",
+  "/metrics/prometheus", "/metrics/history", "/config", "/api/audit", "/api/security/stats", "/api/alerts", "/api/upstreams", "/ws"
+])
+
+/** The route as a metric label: a known route, or "other", so label values stay bounded. */
+export const routeLabel = (path: string) => (knownRoutes.has(path) ? path : "other")

@@ -40,7 +40,7 @@ export const SystemRoutes = Layer.mergeAll(
         // anonymous callers learn only that the router is up; the numbers need the read permission
         const current = yield* Effect.serviceOption(CurrentCaller)
         if (Option.isSome(current) && !allows(current.value.permissions, needRead)) return jsonResponse({ status: "ok" })
-        const snapshot = stats.snapshot()
+        const snapshot = yield* stats.snapshot
         return jsonResponse({
           status: "ok",
           name: serverName,

@@ -12,9 +12,12 @@ import { routerErrorToMcp, toCallToolResult, toToolListing } from "../router/wir
 import type { ToolDefinition } from "../tools/ToolDefinition.ts"
 import { ToolRegistry } from "../tools/ToolRegistry.ts"
 
-/** tools/list shows a caller only the tools it may call (a caller with no CurrentCaller is local: stdio). */
+/**
+ * tools/list shows a caller only the tools it may call (a caller with no CurrentCaller is local: stdio).
+ * A call of a hidden tool still reaches the Router, which refuses it, audits it and counts it.
+ */
 const ToolVisibility = McpServer.visibility((options) =>
-  options.method === "tools/list" || options.method === "tools/call"
+  options.method === "tools/list"
     ? Effect.map(Effect.serviceOption(CurrentCaller), (caller) =>
       Option.match(caller, { onNone: () => true, onSome: (c) => allows(c.permissions, needTool(options.target)) }))
     : Effect.succeed(true), { global: true })

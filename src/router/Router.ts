@@ -3,13 +3,14 @@
  * arguments by Schema, run it under the configured timeout, and record the outcome. Entry points only
  * translate their wire format to `list` / `call` and back.
  */
-import { Context, Effect, Layer, SchemaIssue } from "effect"
+import { Cause, Context, Effect, Layer, Metric, Option, SchemaIssue } from "effect"
 import { AppConfig } from "../config/AppConfig.ts"
 import { createHash } from "node:crypto"
-import { ToolStats } from "../observability/ToolStats.ts"
+import { recordToolCall, type ToolOutcome, toolsInFlight } from "../observability/instruments.ts"
 import { type AuditEvent, AuditSink } from "../security/AuditLog.ts"
 import { allows, describeRequirement, needTool } from "../security/permissions.ts"
 import { PermissionDenied } from "../security/SecurityErrors.ts"
+import { SecurityStats } from "../security/SecurityStats.ts"
 import type { ToolDefinition, ToolOutput } from "../tools/ToolDefinition.ts"
 import { ToolRegistry } from "../tools/ToolRegistry.ts"
 import type { Caller } from "./Caller.ts"
@@ -45,20 +46,29 @@ export class Router extends Context.Service<Router, {
     Effect.gen(function*() {
       const registry = yield* ToolRegistry
       const config = yield* AppConfig
-      const stats = yield* ToolStats
       const audit = yield* AuditSink
+      // counted in /api/security/stats when the security layer is there (not on stdio)
+      const securityStats = yield* Effect.serviceOption(SecurityStats)
       const mayCall = (caller: Caller, name: string) => allows(caller.permissions, needTool(name))
       const call = (caller: Caller, name: string, args: unknown) =>
         Effect.suspend((): Effect.Effect<ToolOutput, RouterError> => {
           const tool = registry.find(name)
-          if (tool === undefined) return Effect.fail(new UnknownTool({ name }))
+          if (tool === undefined) {
+            // probing for tool names is worth knowing about: audited, but not a metric label (unbounded)
+            audit.record(auditEvent(caller, name, args, "error"))
+            return Effect.fail(new UnknownTool({ name }))
+          }
           if (!mayCall(caller, name)) {
             audit.record(auditEvent(caller, name, args, "denied"))
-            return Effect.fail(new PermissionDenied({ keyName: caller.keyName ?? "anonymous", needed: describeRequirement(needTool(name)) }))
+            return recordToolCall(name, "denied", 0).pipe(
+              Effect.andThen(Option.match(securityStats, { onNone: () => Effect.void, onSome: (stats) => stats.record("permissionDenied") })),
+              Effect.andThen(Effect.fail(new PermissionDenied({ keyName: caller.keyName ?? "anonymous", needed: describeRequirement(needTool(name)) })))
+            )
           }
           const started = performance.now()
           const timeoutMs = config.current().tools.timeout
-          return tool.decode(args ?? {}).pipe(
+          const inFlight = Metric.withAttributes(toolsInFlight, { tool: name })
+          return Metric.modify(inFlight, 1).pipe(Effect.andThen(tool.decode(args ?? {})), 
             Effect.mapError((error) =>
               new InvalidArguments({
                 tool: name,
@@ -83,14 +93,15 @@ export class Router extends Context.Service<Router, {
               )
             ),
             // invalid arguments count as a failed call of that tool, like a failure while running
-            Effect.onExit((exit) =>
-              Effect.sync(() => {
-                const durationMs = performance.now() - started
-                const failed = exit._tag === "Failure" || exit.value.isError === true
-                stats.record(name, durationMs, failed)
-                audit.record(auditEvent(caller, name, args, failed ? "error" : "ok", durationMs))
-              })
-            )
+            Effect.onExit((exit) => {
+              const durationMs = performance.now() - started
+              // the only failure left here is InvalidArguments; an interrupted call (cancelled, timed out) is an error
+              const outcome: ToolOutcome = exit._tag === "Failure"
+                ? (Cause.hasInterruptsOnly(exit.cause) ? "error" : "invalid")
+                : exit.value.isError === true ? "error" : "ok"
+              audit.record(auditEvent(caller, name, args, outcome === "ok" ? "ok" : "error", durationMs))
+              return Metric.modify(inFlight, -1).pipe(Effect.andThen(recordToolCall(name, outcome, durationMs / 1000)))
+            })
           )
         })
       return Router.of({ list: (caller) => registry.all().filter((tool) => mayCall(caller, tool.name)), call })

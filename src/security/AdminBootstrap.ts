@@ -8,6 +8,7 @@ import { ConfigError } from "../config/ConfigError.ts"
 import { KeyStore } from "./KeyStore.ts"
 
 const minimumKeyLength = 24
+const adminKeyName = "admin (MCP_ADMIN_KEY)"
 
 export const AdminBootstrap = Layer.effectDiscard(
   Effect.gen(function*() {
@@ -21,9 +22,15 @@ export const AdminBootstrap = Layer.effectDiscard(
           problems: [`security.adminKey: expected at least ${minimumKeyLength} characters (generate one with: mcp-router keys create), got ${adminKey.length}`]
         })
       }
-      if ((yield* keys.lookup(adminKey).pipe(Effect.orDie)) === undefined) {
-        const { record } = yield* keys.create({ name: "admin (MCP_ADMIN_KEY)", permissions: ["*"], key: adminKey }).pipe(Effect.orDie)
-        yield* Effect.logInfo(`Stored the admin key from MCP_ADMIN_KEY as ${record.id}`)
+      const current = yield* keys.lookup(adminKey).pipe(Effect.orDie)
+      const kept = current ?? (yield* keys.create({ name: adminKeyName, permissions: ["*"], key: adminKey }).pipe(Effect.orDie)).record
+      if (current === undefined) yield* Effect.logInfo(`Stored the admin key from MCP_ADMIN_KEY as ${kept.id}`)
+      // a rotated MCP_ADMIN_KEY retires the one before it
+      for (const old of yield* keys.list.pipe(Effect.orDie)) {
+        if (old.name === adminKeyName && old.id !== kept.id && old.revokedAt === null) {
+          yield* keys.revoke(old.id).pipe(Effect.orDie)
+          yield* Effect.logInfo(`Revoked ${old.id}, the admin key MCP_ADMIN_KEY held before`)
+        }
       }
       return
     }

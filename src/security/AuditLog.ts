@@ -173,14 +173,16 @@ export class AuditLog extends Context.Service<AuditLog, {
           let prev = anchor[0]?.last_hash ?? genesis
           let expectedId = (anchor[0]?.pruned_through ?? 0) + 1
           const rows = yield* sql<Row>`SELECT * FROM audit_log ORDER BY id`
+          let checked = 0
           for (const row of rows) {
-            if (row.id !== expectedId) return { ok: false, checked: row.id - 1, problem: `entry ${expectedId} is missing` }
-            if (row.prev_hash !== prev) return { ok: false, checked: row.id - 1, problem: `entry ${row.id} does not follow entry ${row.id - 1}` }
-            if (entryHash(prev, row) !== row.hash) return { ok: false, checked: row.id - 1, problem: `entry ${row.id} was changed after it was written` }
+            if (row.id !== expectedId) return { ok: false, checked, problem: `entry ${expectedId} is missing` }
+            if (row.prev_hash !== prev) return { ok: false, checked, problem: `entry ${row.id} does not follow entry ${row.id - 1}` }
+            if (entryHash(prev, row) !== row.hash) return { ok: false, checked, problem: `entry ${row.id} was changed after it was written` }
             prev = row.hash
             expectedId++
+            checked++
           }
-          return { ok: true, checked: rows.length }
+          return { ok: true, checked }
         }).pipe(Effect.mapError(failed)),
         prune: (days) =>
           Effect.gen(function*() {

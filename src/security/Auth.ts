@@ -49,9 +49,8 @@ export class Auth extends Context.Service<Auth, {
       const stats = yield* SecurityStats
       const refuse = (reason: Unauthenticated["reason"], ip: string) =>
         Effect.suspend(() => {
-          stats.record("authFailure")
           if (reason !== "missing") ipGuard.recordAuthFailure(ip)
-          return Effect.fail(new Unauthenticated({ reason }))
+          return stats.record("authFailure", reason).pipe(Effect.andThen(Effect.fail(new Unauthenticated({ reason }))))
         })
       return Auth.of({
         authenticate: (credential, ip) => {
@@ -74,10 +73,9 @@ export class Auth extends Context.Service<Auth, {
         check: (caller, need) =>
           allows(caller.permissions, need)
             ? Effect.void
-            : Effect.suspend(() => {
-              stats.record("permissionDenied")
-              return Effect.fail(new PermissionDenied({ keyName: caller.keyName ?? "anonymous", needed: describeRequirement(need) }))
-            })
+            : stats.record("permissionDenied").pipe(
+              Effect.andThen(Effect.fail(new PermissionDenied({ keyName: caller.keyName ?? "anonymous", needed: describeRequirement(need) })))
+            )
       })
     })
   )

@@ -52,14 +52,12 @@ export class RateLimits extends Context.Service<RateLimits, {
                 window: window.duration,
                 onExceeded: "fail"
               }).pipe(
-                Effect.catchReason("RateLimiterError", "RateLimitExceeded", (exceeded) => {
-                  stats.record("rateLimited")
-                  return Effect.fail(new RateLimited({
+                Effect.catchReason("RateLimiterError", "RateLimitExceeded", (exceeded) =>
+                  stats.record("rateLimited").pipe(Effect.andThen(Effect.fail(new RateLimited({
                     limit,
                     window: window.name,
                     retryAfterSeconds: Math.max(1, Math.ceil(Duration.toMillis(exceeded.retryAfter) / 1000))
-                  }))
-                }),
+                  }))))),
                 // a failing limiter store must not lock everyone out
                 Effect.catchTag("RateLimiterError", () => Effect.succeed(undefined))
               )

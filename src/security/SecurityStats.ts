@@ -1,8 +1,22 @@
 /** Counts of refused requests by kind, in total and over the last minute and hour. */
-import { Context, Layer } from "effect"
+import { Context, Effect, Layer, Metric } from "effect"
+import { authFailures, blockedRequests, rateLimited } from "../observability/instruments.ts"
 
 export type SecurityEvent = "authFailure" | "rateLimited" | "blocked" | "permissionDenied"
 const events: ReadonlyArray<SecurityEvent> = ["authFailure", "rateLimited", "blocked", "permissionDenied"]
+
+const metricOf = (event: SecurityEvent, reason: string | undefined): Effect.Effect<void> => {
+  switch (event) {
+    case "authFailure":
+      return Metric.update(Metric.withAttributes(authFailures, { reason: reason ?? "unknown" }), 1)
+    case "rateLimited":
+      return Metric.update(rateLimited, 1)
+    case "blocked":
+      return Metric.update(Metric.withAttributes(blockedRequests, { reason: reason ?? "address" }), 1)
+    case "permissionDenied":
+      return Effect.void
+  }
+}
 
 export interface EventCounts {
   readonly total: number
@@ -11,7 +25,7 @@ export interface EventCounts {
 }
 
 export class SecurityStats extends Context.Service<SecurityStats, {
-  readonly record: (event: SecurityEvent) => void
+  readonly record: (event: SecurityEvent, reason?: string) => Effect.Effect<void>
   readonly snapshot: () => Readonly<Record<SecurityEvent, EventCounts>>
 }>()("mcp-router/security/SecurityStats") {
   static readonly layer = Layer.sync(SecurityStats, () => {
@@ -20,14 +34,15 @@ export class SecurityStats extends Context.Service<SecurityStats, {
     const minutes = new Map<SecurityEvent, Map<number, number>>()
     const minuteNow = () => Math.floor(Date.now() / 60_000)
     return SecurityStats.of({
-      record: (event) => {
+      record: (event, reason) => Effect.suspend(() => {
         totals.set(event, (totals.get(event) ?? 0) + 1)
         let buckets = minutes.get(event)
         if (buckets === undefined) minutes.set(event, buckets = new Map())
         const now = minuteNow()
         buckets.set(now, (buckets.get(now) ?? 0) + 1)
         for (const minute of buckets.keys()) if (minute <= now - 60) buckets.delete(minute)
-      },
+        return metricOf(event, reason)
+      }),
       snapshot: () => {
         const now = minuteNow()
         const counts = {} as Record<SecurityEvent, EventCounts>

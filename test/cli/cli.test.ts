@@ -140,6 +140,8 @@ describe("mcp-router serve", () => {
     MCP_HOST: "127.0.0.1",
     MCP_WORKING_DIR: tempDir,
     MCP_LOG_CONSOLE: "true",
+    // development mode, so /health answers in full without a key
+    MCP_REQUIRE_API_KEY: "false",
     // the database goes to the temporary folder, never to the repository's data/
     MCP_DATA_DIR: path.join(tempDir, "data")
   })

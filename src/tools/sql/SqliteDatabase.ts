@@ -76,10 +76,11 @@ export const makeSqliteDatabase = (settings: SqliteSettings) =>
     let current: Worker | undefined
     yield* Effect.addFinalizer(() => current === undefined ? Effect.void : close(current))
 
-    const retire = (worker: Worker) =>
-      Effect.andThen(kill(worker), () => {
-        if (current === worker) current = undefined
-      })
+    /** Stops a worker and forgets it, so the next call starts another. */
+    const retire = (worker: Worker) => {
+      worker.process.kill("SIGKILL")
+      if (current === worker) current = undefined
+    }
 
     const start = Effect.gen(function*() {
       if (settings.readOnly && !fs.existsSync(settings.file)) {
@@ -100,7 +101,7 @@ export const makeSqliteDatabase = (settings: SqliteSettings) =>
       child.on("error", () => undefined)
       const worker: Worker = { process: child, stderr: () => stderr }
       // a worker that dies between calls (killed, out of memory) is replaced by the next call
-      child.once("exit", () => Effect.runSync(retire(worker)))
+      child.once("exit", () => retire(worker))
       const first = yield* exchange(worker, undefined, `${label}: cannot open ${settings.file}`).pipe(
         Effect.timeoutOrElse({
           duration: startTimeout,
@@ -123,7 +124,7 @@ export const makeSqliteDatabase = (settings: SqliteSettings) =>
             }))
         }),
         // a timeout or an interruption leaves the worker busy: killed, it is replaced by the next call
-        Effect.onError(() => retire(worker))
+        Effect.onError(() => Effect.sync(() => retire(worker)))
       )
 
     const query = ({ sql, params }: QueryRequest) =>

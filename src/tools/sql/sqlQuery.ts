@@ -23,7 +23,8 @@ export const sqlQueryTool = Effect.gen(function*() {
   return defineTool({
     name: "sql_query",
     description: `Run one SQL statement with bound parameters on a configured database and get its columns and rows ` +
-      `(rows are arrays in column order, at most the database's maxRows, then truncated: true). ` +
+      `(rows are arrays in column order, at most the database's maxRows, then truncated: true; ` +
+      `bytes come as base64, integers beyond 2^53 as text). ` +
       `Each call is its own transaction; read-only databases refuse every write. Databases: ${listed || "none"}.`,
     input: SqlQueryInput,
     annotations: {

@@ -187,9 +187,6 @@ describe("git_status: refusals and failures", () => {
       yield* failsWith({ path: "missing" }, "missing does not exist")
     }))
 
-  // BUG (gitStatus.ts): the exit code is checked before stdoutTruncated, but passing the cap stops git, so a
-  // large status comes back as "git status failed in repo: exit null". With a small overflow git often exits
-  // before the stop reaches it and the right message appears; ~300 KB of output makes the stop win every time.
   it.live("output over tools.maxOutputBytes is refused naming the setting", () =>
     Effect.gen(function*() {
       repoWith(repoDir(), { "a.txt": "a\n" })
@@ -197,9 +194,6 @@ describe("git_status: refusals and failures", () => {
       yield* failsWith({ path: "repo" }, "git status output is larger than tools.maxOutputBytes (300 bytes)", { maxOutputBytes: 300 })
     }), 20_000)
 
-  // BUG: a clean filter named by .gitattributes and defined in .git/config runs when git status re-reads a file
-  // git runs the filters a repository's configuration names, and git 2.39 cannot be told not to in
-  // `status`; what keeps them out is that no tool may write inside a .git folder
   it.live("a filter cannot be planted: writes inside .git are refused", () =>
     Effect.gen(function*() {
       const repo = repoDir()

@@ -156,7 +156,6 @@ describe("execute_command: path arguments stay inside", () => {
       assert.strictEqual(structured(yield* run({ command: "cat", args: [file] }))["stdout"], "inside")
     }))
 
-  // BUG: only arguments that look like paths (/, ~, ..) are confined; a plain name that is a link is not
   it.live("a plain-name argument that is a link to outside is refused", () =>
     Effect.gen(function*() {
       link(fx.root, "leak.txt", fx.secret)
