@@ -13,6 +13,7 @@ import { HttpServerLayer } from "./http/HttpApp.ts"
 import { makeLoggingLayer } from "./logging/Logging.ts"
 import { McpToolsLayer } from "./mcp/McpTools.ts"
 import { mcpProtocols, serverInstructions } from "./mcp/protocols.ts"
+import { Events } from "./observability/Events.ts"
 import { Metrics } from "./observability/Metrics.ts"
 import { ToolStats } from "./observability/ToolStats.ts"
 import { Router } from "./router/Router.ts"
@@ -62,7 +63,7 @@ export const serverLayer = <E, E2 = never>(config: Layer.Layer<AppConfig, E>, ex
   HttpServerLayer.pipe(
     Layer.provide(routerCoreLayer(extraTools)),
     Layer.provide(SecurityLayer),
-    Layer.provide(Metrics.layer),
+    Layer.provide(Layer.mergeAll(Metrics.layer, Events.layer)),
     // each router counts its own calls, even when several run in one process
     Layer.provide(Layer.sync(Metric.MetricRegistry, () => new Map())),
     Layer.provideMerge(makeLoggingLayer()),

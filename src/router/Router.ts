@@ -6,6 +6,7 @@
 import { Cause, Context, Effect, Layer, Metric, Option, SchemaIssue } from "effect"
 import { AppConfig } from "../config/AppConfig.ts"
 import { createHash } from "node:crypto"
+import { Events } from "../observability/Events.ts"
 import { recordToolCall, type ToolOutcome, toolsInFlight } from "../observability/instruments.ts"
 import { type AuditEvent, AuditSink } from "../security/AuditLog.ts"
 import { allows, describeRequirement, needTool } from "../security/permissions.ts"
@@ -47,6 +48,17 @@ export class Router extends Context.Service<Router, {
       const registry = yield* ToolRegistry
       const config = yield* AppConfig
       const audit = yield* AuditSink
+      const events = yield* Events
+      const published = (caller: Caller, tool: string, outcome: ToolOutcome, durationMs: number) =>
+        events.publish({
+          type: "tool_executed",
+          tool,
+          keyName: caller.keyName ?? (caller.transport === "stdio" ? "local" : "anonymous"),
+          transport: caller.transport,
+          outcome,
+          durationMs: Math.round(durationMs * 100) / 100,
+          at: new Date().toISOString()
+        })
       // counted in /api/security/stats when the security layer is there (not on stdio)
       const securityStats = yield* Effect.serviceOption(SecurityStats)
       const mayCall = (caller: Caller, name: string) => allows(caller.permissions, needTool(name))
@@ -60,6 +72,7 @@ export class Router extends Context.Service<Router, {
           }
           if (!mayCall(caller, name)) {
             audit.record(auditEvent(caller, name, args, "denied"))
+            published(caller, name, "denied", 0)
             return recordToolCall(name, "denied", 0).pipe(
               Effect.andThen(Option.match(securityStats, { onNone: () => Effect.void, onSome: (stats) => stats.record("permissionDenied") })),
               Effect.andThen(Effect.fail(new PermissionDenied({ keyName: caller.keyName ?? "anonymous", needed: describeRequirement(needTool(name)) })))
@@ -100,6 +113,7 @@ export class Router extends Context.Service<Router, {
                 ? (Cause.hasInterruptsOnly(exit.cause) ? "error" : "invalid")
                 : exit.value.isError === true ? "error" : "ok"
               audit.record(auditEvent(caller, name, args, outcome === "ok" ? "ok" : "error", durationMs))
+              published(caller, name, outcome, durationMs)
               return Metric.modify(inFlight, -1).pipe(Effect.andThen(recordToolCall(name, outcome, durationMs / 1000)))
             })
           )
