@@ -158,13 +158,52 @@ export const ToolsConfig = Schema.Struct({
     : { path: ["databases"], issue: `Expected unique database names; "${repeated}" is used twice` }
 }))
 
+/** An http(s) URL: webhooks and collectors are reached over HTTP only. */
+const HttpUrl = Name.check(
+  Schema.makeFilter((text: string) =>
+    URL.canParse(text) && ["http:", "https:"].includes(new URL(text).protocol) ? undefined : "Expected an http:// or https:// URL"
+  )
+)
+const Percent = Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 100 }))
+
+export const AlertsConfig = Schema.Struct({
+  memoryPercent: withDefault(described(Percent, "Resident memory over the container or system limit, in %"), 90),
+  errorRatePercent: withDefault(described(Percent, "Failed tool calls among all calls of one sampling interval, in %"), 10),
+  cpuPercent: withDefault(described(Percent, "Process CPU time over wall time across all cores, in %"), 80),
+  p95Ms: withDefault(described(Millis, "95th percentile of tool-call duration in one sampling interval, in ms"), 5000),
+  webhookUrl: Schema.optionalKey(described(HttpUrl, "Each alert that fires or resolves is POSTed here as JSON")),
+  webhookTimeoutMs: withDefault(described(Millis, "Longest one webhook attempt may take, in ms"), 5000),
+  webhookRetries: withDefault(
+    described(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 10 })), "Retries of a failed webhook POST, with exponential backoff"),
+    3
+  )
+})
+
 export const MonitoringConfig = Schema.Struct({
   enabled: withDefault(Schema.Boolean, true),
-  healthCheckInterval: withDefault(described(Millis, "Sampling interval of health and metrics, in ms"), 15_000)
+  healthCheckInterval: withDefault(described(Millis, "Sampling interval of health and metrics, in ms"), 15_000),
+  historyRetentionMinutes: withDefault(
+    described(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1440 })), "How long every sample is kept for GET /metrics/history"),
+    60
+  ),
+  aggregateRetentionHours: withDefault(
+    described(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 720 })), "How long per-minute aggregates of the samples are kept"),
+    24
+  ),
+  alerts: withDefault(AlertsConfig, {}),
+  otlpEndpoint: Schema.optionalKey(
+    described(HttpUrl, "OTLP/HTTP collector (e.g. http://localhost:4318): spans of HTTP requests and tool calls go to <endpoint>/v1/traces")
+  )
 })
 
 export const WebSocketConfig = Schema.Struct({
-  maxConnections: withDefault(Count, 200)
+  maxConnections: withDefault(described(Count, "Open connections at most; the next one is closed with 1013"), 200),
+  maxMessageBytes: withDefault(described(Bytes, "Largest message a client may send; a larger one closes the socket (1009)"), 64 * 1024),
+  authTimeout: withDefault(described(Millis, "How long a connection may stay unauthenticated when keys are required (closed with 4401)"), 10_000),
+  heartbeatInterval: withDefault(described(Millis, "How often the server pings; a client that has not answered in two intervals is closed (4408)"), 30_000),
+  queueSize: withDefault(described(Count, "Messages queued per connection; broadcasts beyond it drop oldest-first"), 256),
+  slowClientTimeout: withDefault(described(Millis, "How long a connection's queue may stay full before it is closed (4503)"), 10_000),
+  maxInvalidMessagesPerMinute: withDefault(described(Count, "Invalid messages a connection may send per minute before it is closed (4429)"), 30)
 })
 
 export const RouterConfig = Schema.Struct({

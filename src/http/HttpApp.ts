@@ -14,6 +14,8 @@ import { JsonRpcRoute } from "./jsonRpcRoute.ts"
 import { errorResponse } from "./jsonResponse.ts"
 import { ObservabilityRoutes } from "./observabilityRoutes.ts"
 import { SystemRoutes } from "./systemRoutes.ts"
+import { WsRoute } from "./wsRoute.ts"
+import { WsHub } from "../ws/WsHub.ts"
 
 const McpRoute = Layer.unwrap(
   AppConfig.use((config) => Effect.succeed(
@@ -32,7 +34,16 @@ const McpRoute = Layer.unwrap(
 const NotFoundRoute = HttpRouter.add("*", "*", (request: HttpServerRequest.HttpServerRequest) =>
   Effect.succeed(errorResponse(404, "not_found", `No route for ${request.method} ${request.url.split("?")[0]}`)))
 
-export const HttpRoutes = Layer.mergeAll(SystemRoutes, ObservabilityRoutes, AdminRoutes, JsonRpcRoute, McpRoute, NotFoundRoute, EdgeGuards)
+export const HttpRoutes = Layer.mergeAll(
+  SystemRoutes,
+  ObservabilityRoutes,
+  AdminRoutes,
+  JsonRpcRoute,
+  McpRoute,
+  WsRoute.pipe(Layer.provide(WsHub.layer)),
+  NotFoundRoute,
+  EdgeGuards
+)
 
 const loopbackHosts = new Set(["127.0.0.1", "::1", "localhost"])
 
@@ -54,9 +65,16 @@ const ListeningLog = Layer.effectDiscard(
 export const HttpServerLayer = Layer.unwrap(
   AppConfig.use((config) => Effect.sync(() => {
     const { host, port, shutdownTimeout } = config.current().server
+    const { maxMessageBytes } = config.current().websocket
     return HttpRouter.serve(HttpRoutes, { disableListenLog: true, disableLogger: true }).pipe(
       Layer.provideMerge(ListeningLog),
-      Layer.provideMerge(NodeHttpServer.layer(createServer, { host, port, gracefulShutdownTimeout: shutdownTimeout }))
+      Layer.provideMerge(NodeHttpServer.layer(createServer, {
+        host,
+        port,
+        gracefulShutdownTimeout: shutdownTimeout,
+        // ws closes a connection whose message is larger with 1009
+        websocket: { maxPayload: maxMessageBytes }
+      }))
     )
   }))
 )

@@ -5,7 +5,7 @@
  * runs under `server.timeout` (503 past it), and an unexpected failure becomes a JSON 500 whose cause goes
  * to the log, never to the client.
  */
-import { Cause, Effect, Layer, Option } from "effect"
+import { Cause, Duration, Effect, Layer, Option } from "effect"
 import { HttpIncomingMessage, HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import * as ByteSize from "effect/ByteSize"
 import { AppConfig } from "../config/AppConfig.ts"
@@ -119,12 +119,15 @@ export const EdgeGuards = Layer.unwrap(
           if (read._tag === "Failure" && isBodyTooLarge(read.failure)) return refuse(new PayloadTooLarge({ limit: security.maxPayloadBytes }), cors)
         }
 
-        // 4. who is calling; public routes serve anonymous callers, and callers whose key failed, as anonymous
+        // 4. who is calling; public routes serve anonymous callers, and callers whose key failed, as anonymous;
+        // a WebSocket may connect without a key and authenticate with its first message
         const access = routeAccess(path)
         const credential = credentialFrom(headers, request.url, security.allowQueryApiKey)
-        const identity: Identity | EdgeError = yield* auth.authenticate(credential, ip).pipe(
-          Effect.catch((error): Effect.Effect<Identity | EdgeError> => Effect.succeed(access === "public" ? { permissions: [] } : error))
-        )
+        const identity: Identity | EdgeError = access === "websocket" && credential === undefined && security.requireApiKey
+          ? { permissions: [] }
+          : yield* auth.authenticate(credential, ip).pipe(
+            Effect.catch((error): Effect.Effect<Identity | EdgeError> => Effect.succeed(access === "public" ? { permissions: [] } : error))
+          )
         if ("_tag" in identity) return refuse(identity, cors)
 
         // 5. rate limits (not for health probes)
@@ -136,12 +139,13 @@ export const EdgeGuards = Layer.unwrap(
         }
 
         // 6. the route's own permission
-        if (access !== "public" && access !== "authenticated") {
+        if (access !== "public" && access !== "authenticated" && access !== "websocket") {
           const denied = yield* auth.check(identity, access).pipe(Effect.flip, Effect.option)
           if (Option.isSome(denied)) return refuse(denied.value, cors)
         }
 
-        const caller: Caller = { transport: path === "/mcp" ? "mcp" : path === "/api/mcp/jsonrpc" ? "jsonrpc" : "http", ...identity, ip }
+        const transport = path === "/mcp" ? "mcp" : path === "/api/mcp/jsonrpc" ? "jsonrpc" : access === "websocket" ? "websocket" : "http"
+        const caller: Caller = { transport, ...identity, ip }
         // the Origin was checked above; effect's MCP transport would otherwise check it against its own fixed list
         const forwarded = origin === undefined ? request : request.modify({ headers: Object.fromEntries(Object.entries(headers).filter(([name]) => name !== "origin")) as typeof headers })
         const response = yield* handle.pipe(
@@ -149,7 +153,8 @@ export const EdgeGuards = Layer.unwrap(
           Effect.provideService(HttpServerRequest.HttpServerRequest, forwarded),
           Effect.provideService(HttpIncomingMessage.MaxBodySize, maxBodySize),
           Effect.timeoutOrElse({
-            duration: config.current().server.timeout,
+            // a WebSocket lives as long as its connection; its own heartbeat and limits govern it
+            duration: access === "websocket" ? Duration.infinity : config.current().server.timeout,
             orElse: () =>
               Effect.succeed(errorResponse(503, "request_timeout", `The request took longer than ${config.current().server.timeout} ms (server.timeout)`))
           }),

@@ -30,13 +30,21 @@ export const isAtLeast = (level: LogLevelName, minimum: LogLevelName) => severit
 export class LogBuffer extends Context.Service<LogBuffer, {
   readonly push: (entry: LogEntry) => void
   readonly recent: (options: { readonly level?: LogLevelName; readonly limit?: number }) => ReadonlyArray<LogEntry>
+  /** Calls `listener` with every new entry until the returned function is called. */
+  readonly listen: (listener: (entry: LogEntry) => void) => () => void
 }>()("mcp-router/logging/LogBuffer") {
   static readonly make = (capacity: number) => {
     const entries: Array<LogEntry> = []
+    const listeners = new Set<(entry: LogEntry) => void>()
     return LogBuffer.of({
       push: (entry) => {
         entries.push(entry)
         if (entries.length > capacity) entries.splice(0, entries.length - capacity)
+        for (const listener of listeners) listener(entry)
+      },
+      listen: (listener) => {
+        listeners.add(listener)
+        return () => void listeners.delete(listener)
       },
       recent: ({ level = "trace", limit = 100 }) => entries.filter((e) => isAtLeast(e.level, level)).slice(-limit)
     })

@@ -38,3 +38,7 @@ export const recordHttpRequest = (route: string, method: string, status: number,
   )
 
 export const recordJsonRpcError = (code: number) => Metric.update(Metric.withAttributes(jsonRpcErrors, { code: String(code) }), 1)
+
+export const websocketMessages = Metric.counter("mcp_router_websocket_messages_total", { description: "WebSocket messages by direction (in, out) and type", incremental: true })
+export const websocketDropped = Metric.counter("mcp_router_websocket_dropped_messages_total", { description: "Broadcast messages dropped for slow WebSocket clients", incremental: true })
+export const websocketCloses = Metric.counter("mcp_router_websocket_closes_total", { description: "WebSocket connections closed, by close code", incremental: true })

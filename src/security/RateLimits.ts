@@ -71,8 +71,8 @@ export class RateLimits extends Context.Service<RateLimits, {
     })
   )
 
-  /** The in-memory limiter store: limits per process. */
+  /** The in-memory limiter store: limits per process. The RateLimiter is shared (WebSocket floods use it). */
   static readonly layerMemory = RateLimits.layer.pipe(
-    Layer.provide(RateLimiter.layer.pipe(Layer.provide(RateLimiter.layerStoreMemory)))
+    Layer.provideMerge(RateLimiter.layer.pipe(Layer.provide(RateLimiter.layerStoreMemory)))
   )
 }

@@ -1,0 +1,24 @@
+/** GET /ws: upgrades to the WebSocket API (src/ws). A plain GET is told to upgrade. */
+import { Effect, Option } from "effect"
+import { HttpRouter, HttpServerRequest } from "effect/http"
+import type { Caller } from "../router/Caller.ts"
+import { CurrentCaller } from "../router/CurrentCaller.ts"
+import { makeSession } from "../ws/session.ts"
+import { errorResponse } from "./jsonResponse.ts"
+import { HttpServerResponse } from "effect/http"
+
+export const WsRoute = HttpRouter.use((router) =>
+  Effect.gen(function*() {
+    const session = yield* makeSession
+    yield* router.add("GET", "/ws", Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      if (request.headers["upgrade"]?.toLowerCase() !== "websocket") {
+        return errorResponse(426, "upgrade_required", "This endpoint speaks WebSocket: connect with a WebSocket client")
+      }
+      const caller = Option.getOrElse(yield* Effect.serviceOption(CurrentCaller), (): Caller => ({ transport: "websocket", permissions: [] }))
+      const socket = yield* request.upgrade
+      yield* session(socket, caller)
+      return HttpServerResponse.empty()
+    }).pipe(Effect.catchTag("HttpServerError", (e) => Effect.succeed(errorResponse(400, "upgrade_failed", e.message)))))
+  })
+)

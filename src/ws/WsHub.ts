@@ -1,0 +1,81 @@
+/**
+ * The open WebSocket connections and their rooms. Events (tool executions, alerts, metric samples) and
+ * log entries are fanned out to the connections in the matching room; each connection queues them on
+ * its own, so a slow client never slows the others.
+ */
+import { Context, Effect, Layer, Metric, PubSub, type Scope } from "effect"
+import { AppConfig } from "../config/AppConfig.ts"
+import { LogBuffer } from "../logging/Logging.ts"
+import { Events, type RouterEvent } from "../observability/Events.ts"
+import { websocketConnections } from "../observability/instruments.ts"
+import type { Room, ServerMessage } from "./protocol.ts"
+
+export interface Connection {
+  readonly id: string
+  readonly rooms: Set<Room>
+  /** Queues a message for this connection; never blocks. */
+  readonly send: (message: ServerMessage) => void
+}
+
+const roomOf = (event: RouterEvent): [Room, ServerMessage] | undefined => {
+  switch (event.type) {
+    case "tool_executed":
+      return ["tool-executions", { type: "tool_execution", room: "tool-executions", event }]
+    case "alert":
+      return ["alerts", { type: "alert", alert: event.alert }]
+    case "metrics":
+      return ["metrics", { type: "metrics-update", sample: event.sample }]
+    case "log":
+      return ["logs", { type: "log", entry: event.entry }]
+  }
+}
+
+export class WsHub extends Context.Service<WsHub, {
+  /** Adds a connection for the current scope; false when websocket.maxConnections are open already. */
+  readonly register: (connection: Connection) => Effect.Effect<boolean, never, Scope.Scope>
+  readonly count: () => number
+}>()("mcp-router/ws/WsHub") {
+  static readonly layer = Layer.effect(
+    WsHub,
+    Effect.gen(function*() {
+      const config = yield* AppConfig
+      const events = yield* Events
+      const logs = yield* LogBuffer
+      const connections = new Map<string, Connection>()
+      const deliver = (room: Room, message: ServerMessage) => {
+        for (const connection of connections.values()) if (connection.rooms.has(room)) connection.send(message)
+      }
+
+      const subscription = yield* events.subscribe
+      yield* PubSub.takeAll(subscription).pipe(
+        Effect.tap((batch) => Effect.sync(() => {
+          for (const event of batch) {
+            const routed = roomOf(event)
+            if (routed !== undefined) deliver(...routed)
+          }
+        })),
+        Effect.forever,
+        Effect.forkScoped
+      )
+      const stopListening = logs.listen((entry) => deliver("logs", { type: "log", entry }))
+      yield* Effect.addFinalizer(() => Effect.sync(stopListening))
+
+      const gauge = () => Metric.update(websocketConnections, connections.size)
+      return WsHub.of({
+        register: (connection) =>
+          Effect.suspend(() => {
+            if (connections.size >= config.current().websocket.maxConnections) return Effect.succeed(false)
+            connections.set(connection.id, connection)
+            return gauge().pipe(
+              Effect.andThen(Effect.addFinalizer(() => Effect.suspend(() => {
+                connections.delete(connection.id)
+                return gauge()
+              }))),
+              Effect.as(true)
+            )
+          }),
+        count: () => connections.size
+      })
+    })
+  )
+}

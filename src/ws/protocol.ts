@@ -1,0 +1,83 @@
+/**
+ * The WebSocket protocol at /ws: every client message is JSON decoded by this Schema union; server
+ * messages are the `ServerMessage` shapes. The README documents each with an example.
+ */
+import { Schema } from "effect"
+import { Permission } from "../security/permissions.ts"
+
+export const Room = Schema.Literals(["metrics", "tool-executions", "alerts", "logs"])
+export type Room = typeof Room.Type
+
+const RequestId = Schema.Union([Schema.String, Schema.Number])
+
+export const ClientMessage = Schema.Union([
+  Schema.Struct({ type: Schema.Literal("auth"), apiKey: Schema.String }),
+  Schema.Struct({ type: Schema.Literal("subscribe"), room: Room }),
+  Schema.Struct({ type: Schema.Literal("unsubscribe"), room: Room }),
+  Schema.Struct({ type: Schema.Literal("subscribe_metrics") }),
+  Schema.Struct({
+    type: Schema.Literal("execute_tool"),
+    id: RequestId,
+    toolName: Schema.String,
+    arguments: Schema.optionalKey(Schema.Record(Schema.String, Schema.Unknown))
+  }),
+  Schema.Struct({
+    type: Schema.Literal("manage_api_key"),
+    id: Schema.optionalKey(RequestId),
+    action: Schema.Literals(["create", "revoke", "list"]),
+    name: Schema.optionalKey(Schema.String.check(Schema.isNonEmpty(), Schema.isMaxLength(100))),
+    permissions: Schema.optionalKey(Schema.Array(Permission).check(Schema.isMinLength(1))),
+    keyId: Schema.optionalKey(Schema.String)
+  }),
+  Schema.Struct({ type: Schema.Literal("ping"), id: Schema.optionalKey(RequestId) }),
+  // the answer to the server's heartbeat ping
+  Schema.Struct({ type: Schema.Literal("pong") })
+])
+export type ClientMessage = typeof ClientMessage.Type
+
+/** Close codes the router uses, besides the standard 1000, 1009 (message too big) and 1013 (full). */
+export const CloseCode = {
+  Normal: 1000,
+  TooBig: 1009,
+  TryAgainLater: 1013,
+  Unauthenticated: 4401,
+  HeartbeatMissed: 4408,
+  Flood: 4429,
+  SlowConsumer: 4503
+} as const
+
+export type ErrorCode =
+  | "invalid_json"
+  | "invalid_message"
+  | "unauthenticated"
+  | "forbidden"
+  | "unknown_tool"
+  | "invalid_arguments"
+  | "not_found"
+  | "storage_unavailable"
+  | "rate_limited"
+
+export type ServerMessage =
+  | { readonly type: "welcome"; readonly connectionId: string; readonly version: string; readonly authRequired: boolean; readonly authenticated: boolean }
+  | { readonly type: "auth_ok"; readonly keyName: string; readonly permissions: ReadonlyArray<string> }
+  | { readonly type: "subscribed" | "unsubscribed"; readonly room: Room }
+  | {
+    readonly type: "tool_executed"
+    readonly id: string | number
+    readonly toolName: string
+    readonly result?: unknown
+    readonly error?: { readonly code: ErrorCode; readonly message: string }
+    readonly durationMs: number
+  }
+  | { readonly type: "tool_execution"; readonly room: "tool-executions"; readonly event: unknown }
+  | { readonly type: "metrics-update"; readonly sample: unknown }
+  | { readonly type: "alert"; readonly alert: unknown }
+  | { readonly type: "log"; readonly entry: unknown }
+  | { readonly type: "api_key"; readonly id?: string | number; readonly action: string; readonly result: unknown }
+  | { readonly type: "ping" }
+  | { readonly type: "pong"; readonly id?: string | number }
+  | { readonly type: "error"; readonly code: ErrorCode; readonly message: string; readonly id?: string | number }
+
+/** Messages a slow client may lose (oldest first) rather than slow anyone down. */
+export const droppable = (message: ServerMessage) =>
+  message.type === "metrics-update" || message.type === "log" || message.type === "tool_execution" || message.type === "alert"
