@@ -55,10 +55,10 @@ describe("config/mcp-router.schema.json", () => {
     expect(generated.properties?.["$schema"]).toEqual({ type: "string" })
   })
 
-  it("shows a default for every key but security.adminKey", () => {
+  it("shows a default for every key but the optional ones (security.adminKey, monitoring.otlpEndpoint)", () => {
     const withoutDefault = sections.flatMap(([key, section]) =>
       Object.entries(section.properties ?? {}).filter(([, property]) => property.default === undefined).map(([name]) => `${key}.${name}`))
-    expect(withoutDefault).toEqual(["security.adminKey"])
+    expect(withoutDefault).toEqual(["security.adminKey", "monitoring.otlpEndpoint"])
   })
 
   it("shows the same defaults that the loader applies", async () => {
