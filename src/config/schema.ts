@@ -206,6 +206,35 @@ export const WebSocketConfig = Schema.Struct({
   maxInvalidMessagesPerMinute: withDefault(described(Count, "Invalid messages a connection may send per minute before it is closed (4429)"), 30)
 })
 
+const StdioTransport = Schema.Struct({
+  type: Schema.Literal("stdio"),
+  command: described(Name, "Program that serves MCP on stdin/stdout"),
+  args: withDefault(Schema.Array(Schema.String), []),
+  env: withDefault(described(Schema.Record(Schema.String, Schema.String), "Extra environment; ${VAR} takes the router's"), {}),
+  cwd: Schema.optionalKey(Name)
+})
+
+const HttpTransport = Schema.Struct({
+  type: Schema.Literal("http"),
+  url: described(Name, "Streamable HTTP endpoint of the upstream"),
+  headers: withDefault(described(Schema.Record(Schema.String, Schema.String), "Headers; ${VAR} takes the router's environment"), {})
+})
+
+const ToolGlobs = Schema.Array(Name)
+
+export const UpstreamConfig = Schema.Struct({
+  name: described(Name.check(Schema.isPattern(/^[A-Za-z0-9_-]{1,32}$/u)), "Unique name: letters, digits, _ and -, at most 32"),
+  transport: Schema.Union([StdioTransport, HttpTransport]),
+  enabled: withDefault(Schema.Boolean, true),
+  prefix: Schema.optionalKey(described(Name.check(Schema.isPattern(/^[A-Za-z0-9_-]{1,40}$/u)), "Tool name prefix (default: name)")),
+  include: Schema.optionalKey(described(ToolGlobs, "Only tools matching one of these globs")),
+  exclude: withDefault(described(ToolGlobs, "Tools matching one of these globs are left out"), []),
+  timeoutMs: withDefault(described(Millis, "Longest a call to this upstream may take"), 30_000),
+  required: withDefault(described(Schema.Boolean, "The router is not ready while this upstream is down"), false),
+  healthCheckMs: withDefault(described(Millis, "How often the upstream is asked for its tools (a health check that also finds changes)"), 15_000)
+})
+export type UpstreamConfig = typeof UpstreamConfig.Type
+
 export const RouterConfig = Schema.Struct({
   server: withDefault(ServerConfig, {}),
   security: withDefault(SecurityConfig, {}),
@@ -213,8 +242,13 @@ export const RouterConfig = Schema.Struct({
   tools: withDefault(ToolsConfig, {}),
   monitoring: withDefault(MonitoringConfig, {}),
   websocket: withDefault(WebSocketConfig, {}),
-  storage: withDefault(StorageConfig, {})
-}).annotate({
+  storage: withDefault(StorageConfig, {}),
+  upstreams: withDefault(described(Schema.Array(UpstreamConfig), "MCP servers whose tools the router offers under <prefix>__<tool>"), [])
+}).check(Schema.makeFilter((config: { readonly upstreams: ReadonlyArray<{ readonly name: string }> }) => {
+  const names = config.upstreams.map((u) => u.name)
+  const repeated = names.find((name, i) => names.indexOf(name) !== i)
+  return repeated === undefined ? undefined : { path: ["upstreams"], issue: `Expected unique upstream names; "${repeated}" is used twice` }
+})).annotate({
   title: "MCP Router Pro configuration",
   description: "config/mcp-router.json: every key is optional; environment variables MCP_* override it."
 })

@@ -13,17 +13,20 @@ import type { ToolDefinition } from "../tools/ToolDefinition.ts"
 import { ToolRegistry } from "../tools/ToolRegistry.ts"
 
 /**
- * tools/list shows a caller only the tools it may call (a caller with no CurrentCaller is local: stdio).
- * A call of a hidden tool still reaches the Router, which refuses it, audits it and counts it.
+ * tools/list shows a caller only the tools that exist now (upstream tools come and go) and that it may
+ * call (a caller with no CurrentCaller is local: stdio). A call of a hidden tool still reaches the Router,
+ * which refuses it, audits it and counts it.
  */
-const ToolVisibility = McpServer.visibility((options) =>
-  options.method === "tools/list"
-    ? Effect.map(Effect.serviceOption(CurrentCaller), (caller) =>
-      Option.match(caller, { onNone: () => true, onSome: (c) => allows(c.permissions, needTool(options.target)) }))
-    : Effect.succeed(true), { global: true })
+const ToolVisibility = ToolRegistry.use((registry) => Effect.succeed(
+  McpServer.visibility((options) =>
+    options.method === "tools/list"
+      ? Effect.map(Effect.serviceOption(CurrentCaller), (caller) =>
+        registry.find(options.target) !== undefined &&
+        Option.match(caller, { onNone: () => true, onSome: (c) => allows(c.permissions, needTool(options.target)) }))
+      : Effect.succeed(true), { global: true })))
 
 export const McpToolsLayer = (transport: Transport) =>
-  Layer.mergeAll(ToolVisibility, OfferedTools(transport))
+  Layer.mergeAll(Layer.unwrap(ToolVisibility), OfferedTools(transport))
 
 const OfferedTools = (transport: Transport) =>
   Layer.effectDiscard(

@@ -42,3 +42,7 @@ export const recordJsonRpcError = (code: number) => Metric.update(Metric.withAtt
 export const websocketMessages = Metric.counter("mcp_router_websocket_messages_total", { description: "WebSocket messages by direction (in, out) and type", incremental: true })
 export const websocketDropped = Metric.counter("mcp_router_websocket_dropped_messages_total", { description: "Broadcast messages dropped for slow WebSocket clients", incremental: true })
 export const websocketCloses = Metric.counter("mcp_router_websocket_closes_total", { description: "WebSocket connections closed, by close code", incremental: true })
+
+export const upstreamUp = Metric.gauge("mcp_router_upstream_up", { description: "1 while an upstream MCP server is connected, else 0" })
+export const upstreamCalls = Metric.counter("mcp_router_upstream_calls_total", { description: "Calls routed to upstream MCP servers, by upstream and outcome", incremental: true })
+export const upstreamDuration = Metric.histogram("mcp_router_upstream_call_duration_seconds", { description: "Duration of calls routed to an upstream", boundaries: secondsBuckets })

@@ -21,9 +21,12 @@ export interface TextContent {
   readonly text: string
 }
 
+/** Any MCP content block (text, image, audio, resource, resource_link), as upstream servers send them. */
+export type ContentBlock = TextContent | { readonly type: "image" | "audio" | "resource" | "resource_link"; readonly [key: string]: unknown }
+
 /** What a handler returns: MCP content blocks and optionally the same result as structured JSON. */
 export interface ToolOutput {
-  readonly content: ReadonlyArray<TextContent>
+  readonly content: ReadonlyArray<ContentBlock>
   readonly structuredContent?: Record<string, unknown>
   /** The tool ran but its outcome is a failure the model should read (a non-zero exit, say). */
   readonly isError?: boolean
@@ -83,6 +86,28 @@ export const defineTool = <S extends Schema.Top & { readonly DecodingServices: n
     run: options.handler as ToolDefinition["run"]
   }
 }
+
+const ArgumentsObject = Schema.Record(Schema.String, Schema.Unknown)
+
+/**
+ * A tool known only by its JSON Schema (an upstream server's): the arguments are passed on as an object,
+ * and the server that owns the schema checks them.
+ */
+export const defineRawTool = (options: {
+  readonly name: string
+  readonly description: string
+  readonly inputJsonSchema: Record<string, unknown>
+  readonly annotations: ToolAnnotations
+  readonly handler: (input: Record<string, unknown>) => Effect.Effect<ToolOutput, ToolError>
+}): ToolDefinition => ({
+  name: options.name,
+  description: options.description,
+  inputSchema: ArgumentsObject,
+  inputJsonSchema: options.inputJsonSchema,
+  annotations: options.annotations,
+  decode: Schema.decodeUnknownEffect(ArgumentsObject),
+  run: options.handler as ToolDefinition["run"]
+})
 
 /** A plain-text result with the same data as structured JSON. */
 export const jsonOutput = (value: Record<string, unknown>): ToolOutput => ({
