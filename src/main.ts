@@ -14,9 +14,14 @@ import { makeLoggingLayer } from "./logging/Logging.ts"
 import { McpToolsLayer } from "./mcp/McpTools.ts"
 import { mcpProtocols, serverInstructions } from "./mcp/protocols.ts"
 import { Events } from "./observability/Events.ts"
+import { Alerts } from "./observability/Alerts.ts"
 import { Metrics } from "./observability/Metrics.ts"
+import { Readiness } from "./observability/Readiness.ts"
+import { Sampler } from "./observability/Sampler.ts"
+import { TracingLayer } from "./observability/Tracing.ts"
 import { ToolStats } from "./observability/ToolStats.ts"
 import { Router } from "./router/Router.ts"
+import { Upstreams } from "./upstreams/Upstreams.ts"
 import { DockerToolsLayer } from "./tools/docker/DockerTools.ts"
 import { AdminBootstrap } from "./security/AdminBootstrap.ts"
 import { AuditLog, AuditRetention } from "./security/AuditLog.ts"
@@ -61,11 +66,16 @@ export const SecurityLayer = Layer.mergeAll(Auth.layer, RateLimits.layerMemory, 
 /** The HTTP server with everything behind it, on a given configuration. */
 export const serverLayer = <E, E2 = never>(config: Layer.Layer<AppConfig, E>, extraTools?: ExtraTools<E2>) =>
   HttpServerLayer.pipe(
+    // sampling reads the router's stats; readiness asks the database
+    Layer.provide(Layer.merge(Sampler.layer.pipe(Layer.provideMerge(Alerts.layer)), Readiness.layer)),
+    Layer.provide(Upstreams.layer),
     Layer.provide(routerCoreLayer(extraTools)),
+    Layer.provide(NodeServices.layer),
     Layer.provide(SecurityLayer),
     Layer.provide(Layer.mergeAll(Metrics.layer, Events.layer)),
     // each router counts its own calls, even when several run in one process
     Layer.provide(Layer.sync(Metric.MetricRegistry, () => new Map())),
+    Layer.provide(TracingLayer),
     Layer.provideMerge(makeLoggingLayer()),
     Layer.provide(config)
   )
@@ -79,6 +89,7 @@ export const stdioLayer = <E, E2 = never>(config: Layer.Layer<AppConfig, E>, ext
     protocols: mcpProtocols,
     registrations: McpToolsLayer("stdio")
   }).pipe(
+    Layer.provide(Upstreams.layer),
     Layer.provide(routerCoreLayer(extraTools)),
     // stdio calls are audited like every other entry point's
     Layer.provide(AuditLog.layerWithSink.pipe(Layer.provide(DatabaseLayer))),

@@ -4,10 +4,15 @@ import type { RouterConfigInput } from "./schema.ts"
 const redactUrlPassword = (url: string) =>
   url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@]*@/i, "$1:[REDACTED]@").replace(/([?&]password=)[^&]*/i, "$1[REDACTED]")
 
+// webhook URLs often carry their secret in the path (Slack, Teams): only the origin is shown
+const redactWebhookUrl = (url: string) => (URL.canParse(url) ? `${new URL(url).origin}/[REDACTED]` : "[REDACTED]")
+
 export const redactConfig = (config: RouterConfigInput): RouterConfigInput => {
   const { adminKey, ...security } = config.security ?? {}
+  const webhookUrl = config.monitoring?.alerts?.webhookUrl
   return {
     ...config,
+    ...(webhookUrl === undefined ? {} : { monitoring: { ...config.monitoring, alerts: { ...config.monitoring?.alerts, webhookUrl: redactWebhookUrl(webhookUrl) } } }),
     security: adminKey === undefined ? security : { ...security, adminKey: "[REDACTED]" },
     tools: {
       ...config.tools,

@@ -11,9 +11,11 @@ import { serverName, version } from "../version.ts"
 import { AdminRoutes } from "./adminRoutes.ts"
 import { EdgeGuards } from "./edge.ts"
 import { JsonRpcRoute } from "./jsonRpcRoute.ts"
+import { HealthRoutes } from "./healthRoutes.ts"
 import { errorResponse } from "./jsonResponse.ts"
 import { ObservabilityRoutes } from "./observabilityRoutes.ts"
 import { SystemRoutes } from "./systemRoutes.ts"
+import { UpstreamRoutes } from "./upstreamRoutes.ts"
 import { WsRoute } from "./wsRoute.ts"
 import { WsHub } from "../ws/WsHub.ts"
 
@@ -36,11 +38,13 @@ const NotFoundRoute = HttpRouter.add("*", "*", (request: HttpServerRequest.HttpS
 
 export const HttpRoutes = Layer.mergeAll(
   SystemRoutes,
+  HealthRoutes,
   ObservabilityRoutes,
   AdminRoutes,
   JsonRpcRoute,
   McpRoute,
   WsRoute.pipe(Layer.provide(WsHub.layer)),
+  UpstreamRoutes,
   NotFoundRoute,
   EdgeGuards
 )

@@ -11,6 +11,7 @@ import { allows, needTool } from "../security/permissions.ts"
 import { routerErrorToMcp, toCallToolResult, toToolListing } from "../router/wire.ts"
 import type { ToolDefinition } from "../tools/ToolDefinition.ts"
 import { ToolRegistry } from "../tools/ToolRegistry.ts"
+import { McpUpstreamCatalogLayer } from "./McpUpstreamCatalog.ts"
 
 /**
  * tools/list shows a caller only the tools that exist now (upstream tools come and go) and that it may
@@ -25,8 +26,9 @@ const ToolVisibility = ToolRegistry.use((registry) => Effect.succeed(
         Option.match(caller, { onNone: () => true, onSome: (c) => allows(c.permissions, needTool(options.target)) }))
       : Effect.succeed(true), { global: true })))
 
+/** Everything the router offers over MCP: its tools, and the upstreams' resources and prompts. */
 export const McpToolsLayer = (transport: Transport) =>
-  Layer.mergeAll(Layer.unwrap(ToolVisibility), OfferedTools(transport))
+  Layer.mergeAll(Layer.unwrap(ToolVisibility), OfferedTools(transport), McpUpstreamCatalogLayer)
 
 const OfferedTools = (transport: Transport) =>
   Layer.effectDiscard(

@@ -3,7 +3,7 @@
  * mcp/stats and /health report these numbers, so every view agrees.
  */
 import { Context, Effect, Layer, Metric } from "effect"
-import { toolCalls, toolDuration } from "./instruments.ts"
+import { toolCalls, toolDuration, websocketConnections } from "./instruments.ts"
 
 export interface ToolNumbers {
   readonly calls: number
@@ -23,6 +23,8 @@ export interface StatsSnapshot {
   /** calls counts every outcome; errors counts every outcome but ok. */
   readonly totals: { readonly calls: number; readonly errors: number }
   readonly tools: Readonly<Record<string, ToolNumbers>>
+  /** Open client connections: WebSocket connections (HTTP requests are not connections a client holds). */
+  readonly connections: { readonly websocket: number }
 }
 
 /** A quantile of a histogram, interpolated within its bucket (what Prometheus's histogram_quantile does). */
@@ -54,7 +56,9 @@ export class ToolStats extends Context.Service<ToolStats, {
       snapshot: Effect.map(Metric.snapshot, (metrics) => {
         const tools: Record<string, { calls: number; errors: number; denied: number; invalid: number } & Partial<ToolNumbers>> = {}
         const entry = (tool: string) => (tools[tool] ??= { calls: 0, errors: 0, denied: 0, invalid: 0 })
+        let websocket = 0
         for (const metric of metrics) {
+          if (metric.id === websocketConnections.id && metric.type === "Gauge") websocket += Number(metric.state.value)
           const tool = metric.attributes?.["tool"]
           if (typeof tool !== "string") continue
           if (metric.id === toolCalls.id && metric.type === "Counter") {
@@ -88,7 +92,8 @@ export class ToolStats extends Context.Service<ToolStats, {
           startedAt: new Date(started).toISOString(),
           uptimeSeconds: Math.floor((Date.now() - started) / 1000),
           totals: { calls, errors },
-          tools: complete
+          tools: complete,
+          connections: { websocket }
         }
       })
     })

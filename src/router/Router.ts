@@ -118,7 +118,11 @@ export class Router extends Context.Service<Router, {
             })
           )
         })
-      return Router.of({ list: (caller) => registry.all().filter((tool) => mayCall(caller, tool.name)), call })
+      return Router.of({
+        list: (caller) => registry.all().filter((tool) => mayCall(caller, tool.name)),
+        // a span per call when tracing is on (see observability/Tracing.ts)
+        call: (caller, name, args) => Effect.withSpan(call(caller, name, args), "Router.call", { attributes: { "gen_ai.tool.name": name, "mcp.transport": caller.transport } })
+      })
     })
   )
 }

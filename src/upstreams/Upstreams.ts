@@ -4,12 +4,13 @@
  * reconnected with exponential backoff and jitter. Start-up never waits for an upstream, and
  * configuration changes (upstreams added, removed, changed, enabled, disabled) are applied as they come.
  */
-import { Context, Duration, Effect, Exit, Fiber, Layer, Metric, Queue, Scope, Stream } from "effect"
+import { Context, Duration, Effect, Exit, Fiber, Layer, Metric, PubSub, Queue, Scope, Stream } from "effect"
 import type { McpClient } from "effect/ai"
 import { AppConfig } from "../config/AppConfig.ts"
 import type { UpstreamConfig } from "../config/schema.ts"
 import { upstreamUp } from "../observability/instruments.ts"
 import { ToolRegistry } from "../tools/ToolRegistry.ts"
+import { fetchCatalog, type UpstreamCatalog } from "./catalog.ts"
 import { connect, type UpstreamSignal } from "./connect.ts"
 import { toToolDefinitions } from "./upstreamTools.ts"
 
@@ -33,6 +34,10 @@ export const backoffDelay = (attempt: number) =>
 
 export class Upstreams extends Context.Service<Upstreams, {
   readonly statuses: () => ReadonlyArray<UpstreamStatus>
+  /** Resources and prompts of the upstreams that are up, namespaced. */
+  readonly catalog: () => UpstreamCatalog
+  /** Signals each change of the catalog. */
+  readonly catalogChanges: Stream.Stream<void>
   /** Required upstreams that are down: the reasons the router is not ready. */
   readonly unready: () => ReadonlyArray<string>
 }>()("mcp-router/upstreams/Upstreams") {
@@ -42,6 +47,14 @@ export class Upstreams extends Context.Service<Upstreams, {
       const config = yield* AppConfig
       const registry = yield* ToolRegistry
       const statuses = new Map<string, UpstreamStatus>()
+      const catalogs = new Map<string, UpstreamCatalog>()
+      const catalogChanged = yield* PubSub.unbounded<void>()
+      const setCatalog = (name: string, catalog: UpstreamCatalog | undefined) =>
+        Effect.suspend(() => {
+          if (catalog === undefined) catalogs.delete(name)
+          else catalogs.set(name, catalog)
+          return PubSub.publish(catalogChanged, undefined)
+        })
       const running = new Map<string, { readonly key: string; readonly fiber: Fiber.Fiber<unknown> }>()
       const layerScope = yield* Effect.scope
 
@@ -63,6 +76,7 @@ export class Upstreams extends Context.Service<Upstreams, {
           const scope = yield* Scope.make()
           yield* registry.register(definitions).pipe(Scope.provide(scope))
           set(upstream.name, { tools: definitions.map((d) => d.name), latencyMs })
+          yield* setCatalog(upstream.name, yield* fetchCatalog(upstream, client))
           return scope
         })
 
@@ -71,7 +85,7 @@ export class Upstreams extends Context.Service<Upstreams, {
         Effect.scoped(Effect.gen(function*() {
           const { client, signals } = yield* connect(upstream, config.current().tools.workingDir)
           let toolScope = yield* publishTools(upstream, client, undefined)
-          yield* Effect.addFinalizer(() => Scope.close(toolScope, Exit.void))
+          yield* Effect.addFinalizer(() => Scope.close(toolScope, Exit.void).pipe(Effect.andThen(setCatalog(upstream.name, undefined))))
           set(upstream.name, { state: "up", lastError: null, connectedAt: new Date().toISOString(), reconnectAttempts: 0 })
           onUp()
           yield* gauge(upstream.name, true)
@@ -136,6 +150,11 @@ export class Upstreams extends Context.Service<Upstreams, {
 
       return Upstreams.of({
         statuses: () => Array.from(statuses.values()),
+        catalog: () => ({
+          resources: Array.from(catalogs.values()).flatMap((c) => c.resources),
+          prompts: Array.from(catalogs.values()).flatMap((c) => c.prompts)
+        }),
+        catalogChanges: Stream.fromPubSub(catalogChanged),
         unready: () =>
           Array.from(statuses.values())
             .filter((s) => s.required && s.state !== "up")

@@ -1,0 +1,45 @@
+/**
+ * Whether the router can serve: the database answers `SELECT 1` promptly, and the configuration in force
+ * still validates (its working folder may have vanished since start), and every required upstream is up.
+ * The reasons name what failed,
+ * never a value: /health/ready answers anonymous probes.
+ */
+import { Context, Effect, Layer, Option } from "effect"
+import { SqlClient } from "effect/sql"
+import { AppConfig } from "../config/AppConfig.ts"
+import { Upstreams } from "../upstreams/Upstreams.ts"
+
+/** Longer than a healthy SQLite answer by far, shorter than a probe's usual timeout. */
+const storageTimeoutMs = 1000
+
+export class Readiness extends Context.Service<Readiness, {
+  /** Why the router is not ready; empty when it is. */
+  readonly problems: Effect.Effect<ReadonlyArray<string>>
+}>()("mcp-router/observability/Readiness") {
+  static readonly layer = Layer.effect(
+    Readiness,
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const config = yield* AppConfig
+      const storage = sql`SELECT 1`.pipe(
+        Effect.as([] as Array<string>),
+        Effect.catch(() => Effect.succeed(["storage: the database failed to answer SELECT 1"])),
+        Effect.timeoutOrElse({
+          duration: storageTimeoutMs,
+          orElse: () => Effect.succeed([`storage: the database did not answer SELECT 1 within ${storageTimeoutMs} ms`])
+        })
+      )
+      // a dry-run update of nothing validates the whole configuration in force again
+      const configuration = config.update({}, { dryRun: true }).pipe(
+        Effect.as([] as Array<string>),
+        Effect.catch((error) => Effect.succeed(error.problems.map((problem) => `configuration: ${problem.split(", got ")[0]}`)))
+      )
+      // upstreams marked required: down means not ready (an optional one never holds the router back)
+      const upstreamService = yield* Effect.serviceOption(Upstreams)
+      const upstreams = Effect.sync(() => Option.match(upstreamService, { onNone: () => [], onSome: (u) => u.unready() }))
+      return Readiness.of({
+        problems: Effect.map(Effect.all([storage, configuration, upstreams], { concurrency: "unbounded" }), (lists) => lists.flat())
+      })
+    })
+  )
+}
