@@ -1,4 +1,6 @@
 import { Effect } from "effect"
+import * as fs from "node:fs/promises"
+import type { Sandbox } from "../Sandbox.ts"
 import { ToolFailure } from "../ToolDefinition.ts"
 
 const reasons: Record<string, string> = {
@@ -21,4 +23,13 @@ export const fsCall = <A>(relative: string, run: () => Promise<A>) =>
       const code = (error as NodeJS.ErrnoException).code ?? ""
       return new ToolFailure({ message: `${relative} ${reasons[code] ?? `failed: ${(error as Error).message}`}` })
     }
+  })
+
+/** A path that must name an existing folder inside the working directory. */
+export const existingDirectory = (sandbox: Sandbox["Service"], input: string) =>
+  Effect.gen(function*() {
+    const folder = yield* sandbox.resolve(input)
+    const stat = yield* fsCall(folder.relative, () => fs.stat(folder.absolute))
+    if (!stat.isDirectory()) return yield* new ToolFailure({ message: `${folder.relative} is not a directory` })
+    return folder
   })

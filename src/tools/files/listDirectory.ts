@@ -4,8 +4,8 @@ import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { AppConfig } from "../../config/AppConfig.ts"
 import { Sandbox } from "../Sandbox.ts"
-import { defineTool, ToolFailure } from "../ToolDefinition.ts"
-import { fsCall } from "./fileErrors.ts"
+import { defineTool } from "../ToolDefinition.ts"
+import { existingDirectory, fsCall } from "./fileErrors.ts"
 
 const ListDirectoryInput = Schema.Struct({
   path: Schema.optionalKey(Schema.String.annotate({ description: "Folder, relative to the working directory (default \".\")" })),
@@ -32,9 +32,7 @@ export const listDirectoryTool = Effect.gen(function*() {
     annotations: { title: "List directory", readOnlyHint: true, openWorldHint: false },
     handler: (input) =>
       Effect.gen(function*() {
-        const folder = yield* sandbox.resolve(input.path ?? ".")
-        const stat = yield* fsCall(folder.relative, () => fs.stat(folder.absolute))
-        if (!stat.isDirectory()) return yield* new ToolFailure({ message: `${folder.relative} is not a directory` })
+        const folder = yield* existingDirectory(sandbox, input.path ?? ".")
         const limit = config.current().tools.maxListEntries
         const maxDepth = input.recursive === true ? input.maxDepth ?? 5 : 1
         const root = sandbox.root()

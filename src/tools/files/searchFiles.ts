@@ -1,10 +1,9 @@
 import { Effect, Schema } from "effect"
-import * as fs from "node:fs/promises"
 import { Worker } from "node:worker_threads"
 import { AppConfig } from "../../config/AppConfig.ts"
 import { Sandbox } from "../Sandbox.ts"
 import { defineTool, ToolFailure } from "../ToolDefinition.ts"
-import { fsCall } from "./fileErrors.ts"
+import { existingDirectory, fsCall } from "./fileErrors.ts"
 import type { SearchRequest, SearchResult } from "./searchWorker.ts"
 
 const SearchFilesInput = Schema.Struct({
@@ -49,9 +48,7 @@ export const searchFilesTool = Effect.gen(function*() {
     annotations: { title: "Search files", readOnlyHint: true, openWorldHint: false },
     handler: (input) =>
       Effect.gen(function*() {
-        const folder = yield* sandbox.resolve(input.path ?? ".")
-        const stat = yield* fsCall(folder.relative, () => fs.stat(folder.absolute))
-        if (!stat.isDirectory()) return yield* new ToolFailure({ message: `${folder.relative} is not a directory` })
+        const folder = yield* existingDirectory(sandbox, input.path ?? ".")
         let regex: RegExp | undefined
         if (input.contentRegex !== undefined) {
           const source = input.contentRegex

@@ -1,7 +1,6 @@
 import { Effect, Schema } from "effect"
-import * as fs from "node:fs/promises"
 import { AppConfig } from "../../config/AppConfig.ts"
-import { fsCall } from "../files/fileErrors.ts"
+import { existingDirectory } from "../files/fileErrors.ts"
 import { childEnvironment, findOnPath } from "../process/childEnvironment.ts"
 import { ProcessSpawner } from "../process/ProcessSpawner.ts"
 import { runProcess } from "../process/runProcess.ts"
@@ -24,9 +23,7 @@ export const gitStatusTool = Effect.gen(function*() {
     annotations: { title: "Git status", readOnlyHint: true, openWorldHint: false },
     handler: (input) =>
       Effect.gen(function*() {
-        const folder = yield* sandbox.resolve(input.path ?? ".")
-        const stat = yield* fsCall(folder.relative, () => fs.stat(folder.absolute))
-        if (!stat.isDirectory()) return yield* new ToolFailure({ message: `${folder.relative} is not a directory` })
+        const folder = yield* existingDirectory(sandbox, input.path ?? ".")
         const git = findOnPath("git")
         if (git === undefined) return yield* new ToolFailure({ message: "git is not installed: it was not found on PATH" })
         const tools = config.current().tools
