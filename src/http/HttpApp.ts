@@ -17,6 +17,7 @@ import { ObservabilityRoutes } from "./observabilityRoutes.ts"
 import { SystemRoutes } from "./systemRoutes.ts"
 import { UpstreamRoutes } from "./upstreamRoutes.ts"
 import { WsRoute } from "./wsRoute.ts"
+import { TrackedWebSocket } from "../ws/trackedWebSocket.ts"
 import { WsHub } from "../ws/WsHub.ts"
 
 const McpRoute = Layer.unwrap(
@@ -77,7 +78,8 @@ export const HttpServerLayer = Layer.unwrap(
         port,
         gracefulShutdownTimeout: shutdownTimeout,
         // ws closes a connection whose message is larger with 1009
-        websocket: { maxPayload: maxMessageBytes }
+        // TrackedWebSocket lets a session see how much it has sent that the client has not read
+        websocket: { maxPayload: maxMessageBytes, WebSocket: TrackedWebSocket }
       }))
     )
   }))

@@ -4,6 +4,9 @@ import { HttpRouter, HttpServerRequest } from "effect/http"
 import type { Caller } from "../router/Caller.ts"
 import { CurrentCaller } from "../router/CurrentCaller.ts"
 import { makeSession } from "../ws/session.ts"
+import { webSocketOf } from "../ws/trackedWebSocket.ts"
+import { NodeHttpServerRequest } from "@effect/platform-node"
+import type { Socket } from "node:net"
 import { errorResponse } from "./jsonResponse.ts"
 import { HttpServerResponse } from "effect/http"
 
@@ -17,7 +20,9 @@ export const WsRoute = HttpRouter.use((router) =>
       }
       const caller = Option.getOrElse(yield* Effect.serviceOption(CurrentCaller), (): Caller => ({ transport: "websocket", permissions: [] }))
       const socket = yield* request.upgrade
-      yield* session(socket, caller)
+      const tcp = NodeHttpServerRequest.toIncomingMessage(request).socket as Socket
+      // the ws connection exists once the upgrade completes, inside the session
+      yield* session(socket, caller, () => webSocketOf(tcp))
       return HttpServerResponse.empty()
     }).pipe(Effect.catchTag("HttpServerError", (e) => Effect.succeed(errorResponse(400, "upgrade_failed", e.message)))))
   })

@@ -48,12 +48,12 @@ export class WsHub extends Context.Service<WsHub, {
 
       const subscription = yield* events.subscribe
       yield* PubSub.takeAll(subscription).pipe(
-        Effect.tap((batch) => Effect.sync(() => {
-          for (const event of batch) {
+        // one event at a time, yielding in between, so connection writers drain their queues during a burst
+        Effect.flatMap((batch) =>
+          Effect.forEach(batch, (event) => {
             const routed = roomOf(event)
-            if (routed !== undefined) deliver(...routed)
-          }
-        })),
+            return routed === undefined ? Effect.void : Effect.sync(() => deliver(...routed)).pipe(Effect.andThen(Effect.yieldNow))
+          }, { discard: true })),
         Effect.forever,
         Effect.forkScoped
       )

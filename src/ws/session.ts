@@ -11,13 +11,22 @@ import { websocketCloses, websocketDropped, websocketMessages } from "../observa
 import type { Caller } from "../router/Caller.ts"
 import { Router } from "../router/Router.ts"
 import { toCallToolResult } from "../router/wire.ts"
+import { AuditSink } from "../security/AuditLog.ts"
 import { Auth, type Identity } from "../security/Auth.ts"
 import { KeyStore } from "../security/KeyStore.ts"
 import { needAdmin, needRead } from "../security/permissions.ts"
 import { RateLimits } from "../security/RateLimits.ts"
 import { version } from "../version.ts"
 import { ClientMessage, CloseCode, droppable, type ErrorCode, type ServerMessage } from "./protocol.ts"
+import type { TrackedWebSocket } from "./trackedWebSocket.ts"
 import { type Connection, WsHub } from "./WsHub.ts"
+
+/** Close codes of the errors ws closes a connection for. */
+const wsErrorCodes: Record<string, number> = { WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 1009, WS_ERR_INVALID_UTF8: 1007 }
+
+/** Bytes sent but not yet taken by the client, past which broadcasts wait. */
+const sendBufferLimit = 1024 * 1024
+const drainPollInterval = "25 millis"
 
 const decodeMessage = Schema.decodeUnknownExit(ClientMessage, { onExcessProperty: "error" })
 const messageTypes = ["auth", "subscribe", "unsubscribe", "subscribe_metrics", "execute_tool", "manage_api_key", "ping", "pong"]
@@ -42,21 +51,29 @@ export const makeSession = Effect.gen(function*() {
   const limits = yield* RateLimits
   const limiter = yield* RateLimiter.RateLimiter
   const config = yield* AppConfig
+  const audit = yield* AuditSink
 
   /** Serves one upgraded connection until it closes. `initial` is what the upgrade request proved. */
-  return (socket: Socket.Socket, initial: Caller) =>
+  return (socket: Socket.Socket, initial: Caller, rawOf: () => TrackedWebSocket | undefined) =>
     Effect.scoped(Effect.gen(function*() {
       const settings = config.current().websocket
       const writer = yield* socket.writer
+      // acquiring the reader completes the upgrade: only then can anything be written, a refusal included
+      const reader = yield* socket.reader
+      const raw = rawOf()
+      const context = yield* Effect.context<never>()
       const id = randomUUID()
       const requireKey = config.current().security.requireApiKey
       let identity: Identity | undefined = initial.keyId !== undefined || !requireKey ? initial : undefined
       let lastSeen = Date.now()
-      let fullSince: number | undefined
 
       const control = yield* Queue.unbounded<ServerMessage | Socket.CloseEvent>()
       const broadcasts = yield* Queue.sliding<ServerMessage>(settings.queueSize)
-      const close = (code: number, reason: string) => Queue.offerUnsafe(control, new Socket.CloseEvent(code, reason))
+      let closingWith: number | undefined
+      const close = (code: number, reason: string) => {
+        closingWith ??= code
+        Queue.offerUnsafe(control, new Socket.CloseEvent(code, reason))
+      }
       const reply = (message: ServerMessage) => void Queue.offerUnsafe(control, message)
       const fail = (code: ErrorCode, message: string, requestId?: string | number) =>
         reply(requestId === undefined ? { type: "error", code, message } : { type: "error", code, message, id: requestId })
@@ -66,27 +83,42 @@ export const makeSession = Effect.gen(function*() {
         rooms: new Set(),
         send: (message) => {
           if (!droppable(message)) return reply(message)
-          if (Queue.isFullUnsafe(broadcasts)) {
-            Effect.runSync(Metric.update(websocketDropped, 1))
-            fullSince ??= Date.now()
-            if (Date.now() - fullSince > settings.slowClientTimeout) close(CloseCode.SlowConsumer, "the client reads too slowly")
-          } else {
-            fullSince = undefined
-          }
+          // the queue slides: when it is full the oldest broadcast goes
+          if (Queue.isFullUnsafe(broadcasts)) Effect.runSyncWith(context)(Metric.update(websocketDropped, 1))
           Queue.offerUnsafe(broadcasts, message)
         }
       }
 
       const write = (message: ServerMessage | Socket.CloseEvent) =>
         Socket.isCloseEvent(message)
-          ? Metric.update(Metric.withAttributes(websocketCloses, { code: String(message.code) }), 1).pipe(Effect.andThen(writer.write(message)))
+          ? writer.write(message)
           : countMessage("out", message.type).pipe(Effect.andThen(writer.write(JSON.stringify(message))))
+      // every close is counted once, whoever closed: the client, the server, or ws itself (1009)
+      // counted by the code that decided the close: ours, the one ws closed with (1009, ...), or the client's
+      let wsErrorCode: number | undefined
+      raw?.once("error", (error: NodeJS.ErrnoException) => void (wsErrorCode = wsErrorCodes[error.code ?? ""] ?? 1002))
+      raw?.once("close", (code) =>
+        Effect.runSyncWith(context)(Metric.update(Metric.withAttributes(websocketCloses, { code: String(closingWith ?? wsErrorCode ?? code) }), 1)))
 
       if (!(yield* hub.register(connection))) {
         return yield* write(new Socket.CloseEvent(CloseCode.TryAgainLater, `at most ${settings.maxConnections} connections`)).pipe(Effect.ignore)
       }
       yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.take(control), write)))
-      yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.take(broadcasts), write)))
+      // broadcasts wait while the client has not read what was sent (a send never blocks by itself);
+      // a client that stays that far behind for slowClientTimeout is closed
+      const drained = Effect.gen(function*() {
+        const since = Date.now()
+        while (raw !== undefined && raw.bufferedAmount > sendBufferLimit) {
+          if (Date.now() - since > settings.slowClientTimeout) {
+            // a close frame would queue behind what the client does not read: the connection is cut instead
+            closingWith ??= CloseCode.SlowConsumer
+            raw.terminate()
+            return yield* Effect.never
+          }
+          yield* Effect.sleep(drainPollInterval)
+        }
+      })
+      yield* Effect.forkScoped(Effect.forever(drained.pipe(Effect.andThen(Queue.take(broadcasts)), Effect.flatMap(write))))
 
       reply({ type: "welcome", connectionId: id, version, authRequired: requireKey, authenticated: identity !== undefined })
       if (identity === undefined) {
@@ -118,9 +150,25 @@ export const makeSession = Effect.gen(function*() {
 
       const handle = (message: ClientMessage): Effect.Effect<void, never, Scope.Scope> => {
         if (identity === undefined && message.type !== "auth" && message.type !== "ping" && message.type !== "pong") {
-          return invalid("unauthenticated", "Authenticate first: {\"type\":\"auth\",\"apiKey\":\"mcp_...\"}")
+          return invalid("unauthenticated", "Authenticate first: {\"type\":\"auth\",\"apiKey\":\"mcp_...\"}", "id" in message ? message.id : undefined)
         }
         const who = identity ?? initial
+        if (message.type !== "auth" && message.type !== "ping" && message.type !== "pong" && who.keyId !== undefined) {
+          // a key revoked or expired while the connection is open stops working at once, as over HTTP
+          const keyId = who.keyId
+          return keys.get(keyId).pipe(
+            Effect.orElseSucceed(() => undefined),
+            Effect.flatMap((record) =>
+              record === undefined || record.revokedAt !== null || (record.expiresAt !== null && Date.parse(record.expiresAt) <= Date.now())
+                ? Effect.sync(() => close(CloseCode.Unauthenticated, "the API key is no longer valid"))
+                : serve(message, who)
+            )
+          )
+        }
+        return serve(message, who)
+      }
+
+      const serve = (message: ClientMessage, who: Identity): Effect.Effect<void, never, Scope.Scope> => {
         switch (message.type) {
           case "auth":
             return auth.authenticate(message.apiKey, initial.ip ?? "unknown").pipe(
@@ -184,7 +232,13 @@ export const makeSession = Effect.gen(function*() {
                 }
               })),
               Effect.match({
-                onSuccess: (result) => reply({ type: "api_key", ...(message.id === undefined ? {} : { id: message.id }), action: message.action, result }),
+                onSuccess: (result) => {
+                  if (message.action !== "list") {
+                    const target = message.action === "revoke" ? message.keyId! : (result as { record: { id: string } }).record.id
+                    audit.record({ actor: who.keyId ?? "anonymous", action: `key.${message.action}`, target, outcome: "ok", details: { transport: "websocket" } })
+                  }
+                  reply({ type: "api_key", ...(message.id === undefined ? {} : { id: message.id }), action: message.action, result })
+                },
                 onFailure: (error) =>
                   fail(
                     error._tag === "PermissionDenied" ? "forbidden" : error._tag === "KeyNotFound" ? "not_found" : error._tag === "KeyStoreError" ? "storage_unavailable" : "invalid_message",
@@ -200,7 +254,6 @@ export const makeSession = Effect.gen(function*() {
         }
       }
 
-      const reader = yield* socket.reader
       for (;;) {
         const frames = yield* reader.pull
         for (const frame of frames) {
