@@ -168,6 +168,7 @@ export const EdgeGuards = Layer.unwrap(
         )
         return HttpServerResponse.setHeaders(response, { ...cors, ...(limitState === undefined ? {} : rateLimitHeaders(limitState)) })
       })
-    return HttpRouter.middleware((handle) => timed(guard(handle)), { global: true })
+    // the router runs middleware uninterruptibly: a client that goes away must still stop its request
+    return HttpRouter.middleware((handle) => Effect.interruptible(timed(guard(handle))), { global: true })
   })
 )

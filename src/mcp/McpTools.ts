@@ -36,7 +36,8 @@ const OfferedTools = (transport: Transport) =>
       const server = yield* McpServer.McpServer
       const router = yield* Router
       const registry = yield* ToolRegistry
-      const offered = new Set<ToolDefinition>()
+      // the definition each name was last offered with: a changed one (an upstream's new schema) is offered again
+      const offered = new Map<string, ToolDefinition>()
       const offer = (tool: ToolDefinition) =>
         server.addTool({
           tool: new McpSchema.Tool(toToolListing(tool) as ConstructorParameters<typeof McpSchema.Tool>[0]),
@@ -47,9 +48,15 @@ const OfferedTools = (transport: Transport) =>
               Effect.map((output) => new McpSchema.CallToolResult(toCallToolResult(output) as ConstructorParameters<typeof McpSchema.CallToolResult>[0])),
               Effect.mapError(routerErrorToMcp)
             )
-        }).pipe(Effect.tap(() => Effect.sync(() => offered.add(tool))))
-      const offerNew = Effect.forEach(registry.all().filter((tool) => !offered.has(tool)), offer, { discard: true })
+        }).pipe(Effect.tap(() => Effect.sync(() => offered.set(tool.name, tool))))
+      const offerNew = Effect.suspend(() =>
+        Effect.forEach(registry.all().filter((tool) => offered.get(tool.name) !== tool), offer, { discard: true })
+      )
       yield* offerNew
-      yield* registry.changes.pipe(Stream.runForEach(() => offerNew), Effect.forkScoped)
+      // tools that left are hidden by ToolVisibility; clients are told the list changed either way
+      yield* registry.changes.pipe(
+        Stream.runForEach(() => offerNew.pipe(Effect.andThen(server.notifications["notifications/tools/list_changed"]({})))),
+        Effect.forkScoped
+      )
     })
   )

@@ -64,20 +64,32 @@ export class Upstreams extends Context.Service<Upstreams, {
       }
       const gauge = (name: string, up: boolean) => Metric.update(Metric.withAttributes(upstreamUp, { upstream: name }), up ? 1 : 0)
 
-      /** Registers the upstream's tools in a scope of their own, so a refresh swaps them without reconnecting. */
-      const publishTools = (upstream: UpstreamConfig, client: McpClient.McpClient, previous: Scope.Closeable | undefined) =>
+      /**
+       * Registers the upstream's tools in a scope of their own, so a refresh swaps them without
+       * reconnecting; an unchanged list is left as it is, so its tools never blink out.
+       */
+      const publishTools = (
+        upstream: UpstreamConfig,
+        client: McpClient.McpClient,
+        previous: { readonly scope: Scope.Closeable; readonly listing: string } | undefined
+      ) =>
         Effect.gen(function*() {
           const started = performance.now()
           const tools = yield* client.listTools({ timeout: Duration.millis(Math.min(upstream.healthCheckMs, 10_000)) })
           const latencyMs = Math.round(performance.now() - started)
-          if (previous !== undefined) yield* Scope.close(previous, Exit.void)
+          const listing = JSON.stringify(tools)
+          if (previous?.listing === listing) {
+            set(upstream.name, { latencyMs })
+            return previous
+          }
+          if (previous !== undefined) yield* Scope.close(previous.scope, Exit.void)
           const taken = new Set(registry.all().map((t) => t.name))
           const definitions = toToolDefinitions(upstream, client, tools, taken)
           const scope = yield* Scope.make()
           yield* registry.register(definitions).pipe(Scope.provide(scope))
           set(upstream.name, { tools: definitions.map((d) => d.name), latencyMs })
           yield* setCatalog(upstream.name, yield* fetchCatalog(upstream, client))
-          return scope
+          return { scope, listing }
         })
 
       /** One connection: up until it fails, checked every healthCheckMs and on list_changed. */
@@ -85,7 +97,7 @@ export class Upstreams extends Context.Service<Upstreams, {
         Effect.scoped(Effect.gen(function*() {
           const { client, signals } = yield* connect(upstream, config.current().tools.workingDir)
           let toolScope = yield* publishTools(upstream, client, undefined)
-          yield* Effect.addFinalizer(() => Scope.close(toolScope, Exit.void).pipe(Effect.andThen(setCatalog(upstream.name, undefined))))
+          yield* Effect.addFinalizer(() => Scope.close(toolScope.scope, Exit.void).pipe(Effect.andThen(setCatalog(upstream.name, undefined))))
           set(upstream.name, { state: "up", lastError: null, connectedAt: new Date().toISOString(), reconnectAttempts: 0 })
           onUp()
           yield* gauge(upstream.name, true)
@@ -107,7 +119,7 @@ export class Upstreams extends Context.Service<Upstreams, {
             const exit = yield* Effect.exit(session(upstream, () => void (attempt = 0)))
             const reason = exit._tag === "Failure" ? String((exit.cause.reasons[0] as { error?: { message?: string } })?.error?.message ?? exit.cause) : "ended"
             attempt++
-            set(upstream.name, { state: "down", lastError: reason, reconnectAttempts: attempt })
+            set(upstream.name, { state: "down", lastError: reason, reconnectAttempts: attempt, tools: [], latencyMs: null })
             yield* gauge(upstream.name, false)
             yield* Effect.logWarning(`Upstream ${upstream.name} is down: ${reason}; reconnecting`, { attempt })
             yield* Effect.sleep(backoffDelay(attempt))

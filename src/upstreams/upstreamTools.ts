@@ -1,11 +1,13 @@
 /** An upstream's tools as router tools: named `<prefix>__<tool>`, filtered, each call routed to the upstream. */
-import { Duration, Effect, Metric } from "effect"
-import type { McpClient, McpSchema } from "effect/ai"
+import { Duration, Effect, Metric, Schema } from "effect"
+import { type McpClient, McpSchema } from "effect/ai"
 import type { UpstreamConfig } from "../config/schema.ts"
 import { upstreamCalls, upstreamDuration } from "../observability/instruments.ts"
 import { globToRegExp } from "../tools/files/glob.ts"
 import { type ContentBlock, defineRawTool, type ToolDefinition, ToolFailure } from "../tools/ToolDefinition.ts"
 import { exposedNames } from "./toolNames.ts"
+
+const encodeResult = Schema.encodeSync(McpSchema.CallToolResult)
 
 const matchesAny = (globs: ReadonlyArray<string>, name: string) => globs.some((glob) => globToRegExp(glob).test(name))
 
@@ -44,6 +46,8 @@ export const toToolDefinitions = (
       handler: (args) => {
         const started = performance.now()
         return client.callTool({ tool, arguments: args }, { timeout: Duration.millis(upstream.timeoutMs) }).pipe(
+          // the client decoded binary content (images, audio, blobs) to bytes: the wire wants base64 again
+          Effect.map((decoded) => encodeResult(decoded)),
           Effect.map((result) => ({
             content: result.content as unknown as ReadonlyArray<ContentBlock>,
             ...(result.structuredContent === undefined ? {} : { structuredContent: result.structuredContent as Record<string, unknown> }),
