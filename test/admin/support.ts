@@ -56,37 +56,8 @@ export const startAdminServer = async (config: Record<string, any> = {}): Promis
   } }
 }
 
-export interface Reply {
-  readonly status: number
-  readonly text: string
-  readonly json: any
-}
-
-/** One HTTP request; the body is JSON-encoded unless it is a string; `key` is sent as a Bearer token. */
-export const call = async (
-  url: string,
-  init: { readonly method?: string; readonly key?: string | undefined; readonly body?: unknown; readonly headers?: Record<string, string> } = {}
-): Promise<Reply> => {
-  const body = init.body === undefined ? undefined : typeof init.body === "string" ? init.body : JSON.stringify(init.body)
-  const response = await fetch(url, {
-    method: init.method ?? (body === undefined ? "GET" : "POST"),
-    headers: {
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-      ...(init.key === undefined ? {} : { authorization: `Bearer ${init.key}` }),
-      ...init.headers
-    },
-    ...(body === undefined ? {} : { body }),
-    signal: AbortSignal.timeout(10_000)
-  })
-  const text = await response.text()
-  let json: any
-  try {
-    json = JSON.parse(text)
-  } catch {
-    json = undefined
-  }
-  return { status: response.status, text, json }
-}
+import { call } from "../support/http.ts"
+export { call, type Reply } from "../support/http.ts"
 
 /** POST /config with the admin key (or another). */
 export const postConfig = (server: RunningServer, body: unknown, key: string = ADMIN_KEY) => call(`${server.url}/config`, { key, body })

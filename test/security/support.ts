@@ -49,38 +49,8 @@ export const stop = async (server: RunningServer) => {
   await server.close()
 }
 
-export interface Reply {
-  readonly status: number
-  readonly headers: Headers
-  readonly text: string
-  readonly json: any
-}
-
-export const call = async (
-  url: string,
-  init: { readonly method?: string; readonly key?: string | undefined; readonly body?: unknown; readonly headers?: Record<string, string> } = {}
-): Promise<Reply> => {
-  const body = init.body === undefined ? undefined : typeof init.body === "string" ? init.body : JSON.stringify(init.body)
-  const headers: Record<string, string> = {
-    ...(body === undefined ? {} : { "content-type": "application/json" }),
-    ...(init.key === undefined ? {} : { authorization: `Bearer ${init.key}` }),
-    ...init.headers
-  }
-  const response = await fetch(url, {
-    method: init.method ?? (body === undefined ? "GET" : "POST"),
-    headers,
-    ...(body === undefined ? {} : { body }),
-    signal: AbortSignal.timeout(TIMEOUT_MS)
-  })
-  const text = await response.text()
-  let json: any
-  try {
-    json = JSON.parse(text)
-  } catch {
-    json = undefined
-  }
-  return { status: response.status, headers: response.headers, text, json }
-}
+import { call } from "../support/http.ts"
+export { call, type Reply } from "../support/http.ts"
 
 export const rpc = (method: string, params?: unknown, id: number | string = 1) => ({ jsonrpc: "2.0", id, method, ...(params === undefined ? {} : { params }) })
 

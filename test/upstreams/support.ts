@@ -9,6 +9,7 @@ import * as net from "node:net"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterEach } from "vitest"
+import { call } from "../support/http.ts"
 import { makeTempDir, type RunningServer, startServer } from "../support/server.ts"
 
 export type { RunningServer }
@@ -115,25 +116,7 @@ export const waitFor = async <A>(what: string, check: () => A | Promise<A>, ms =
   }
 }
 
-export const request = async (url: string, init: { readonly body?: unknown; readonly key?: string } = {}) => {
-  const response = await fetch(url, {
-    method: init.body === undefined ? "GET" : "POST",
-    headers: {
-      ...(init.body === undefined ? {} : { "content-type": "application/json" }),
-      ...(init.key === undefined ? {} : { authorization: `Bearer ${init.key}` })
-    },
-    ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
-    signal: AbortSignal.timeout(WAIT_MS)
-  })
-  const text = await response.text()
-  let json: any
-  try {
-    json = JSON.parse(text)
-  } catch {
-    json = undefined
-  }
-  return { status: response.status, json, text }
-}
+export const request = (url: string, init: { readonly body?: unknown; readonly key?: string } = {}) => call(url, { ...init, timeoutMs: WAIT_MS })
 
 export interface Status {
   readonly name: string
