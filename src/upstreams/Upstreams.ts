@@ -78,6 +78,8 @@ export class Upstreams extends Context.Service<Upstreams, {
           const tools = yield* client.listTools({ timeout: Duration.millis(Math.min(upstream.healthCheckMs, 10_000)) })
           const latencyMs = Math.round(performance.now() - started)
           const listing = JSON.stringify(tools)
+          // resources and prompts are read on every check: their own change notifications do not reach us
+          yield* setCatalog(upstream.name, yield* fetchCatalog(upstream, client))
           if (previous?.listing === listing) {
             set(upstream.name, { latencyMs })
             return previous
@@ -88,7 +90,6 @@ export class Upstreams extends Context.Service<Upstreams, {
           const scope = yield* Scope.make()
           yield* registry.register(definitions).pipe(Scope.provide(scope))
           set(upstream.name, { tools: definitions.map((d) => d.name), latencyMs })
-          yield* setCatalog(upstream.name, yield* fetchCatalog(upstream, client))
           return { scope, listing }
         })
 
