@@ -3,7 +3,7 @@
  * may hold only what it changes; unknown keys are errors (see `decodeConfig`).
  */
 import { Effect, Schema } from "effect"
-import { isIP } from "node:net"
+import { parseAddressRange } from "../net/addressRange.ts"
 
 // the default is shown in the generated JSON Schema too, so editors can tell it
 const withDefault = <S extends Schema.Top>(schema: S, value: S["Encoded"]) =>
@@ -20,14 +20,9 @@ const Name = Schema.String.check(Schema.isNonEmpty())
 
 /** An IPv4 or IPv6 address, optionally with a /prefix length: "10.0.0.0/8", "2001:db8::/32", "192.0.2.7". */
 const AddressOrRange = Name.check(
-  Schema.makeFilter((entry: string) => {
-    const [address = "", bits, extra] = entry.split("/")
-    const family = isIP(address)
-    const maxBits = family === 4 ? 32 : 128
-    return family !== 0 && extra === undefined && (bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= maxBits))
-      ? undefined
-      : `Expected an IP address or CIDR range such as 10.0.0.0/8 or 2001:db8::/32`
-  })
+  Schema.makeFilter((entry: string) =>
+    parseAddressRange(entry) === undefined ? "Expected an IP address or CIDR range such as 10.0.0.0/8 or 2001:db8::/32" : undefined
+  )
 )
 
 export const LogLevelName = Schema.Literals(["trace", "debug", "info", "warn", "error", "fatal", "none"])

@@ -3,10 +3,11 @@
  * POST /config (runtime changes, API keys, rollback), GET /api/audit, and GET /api/security/stats.
  */
 import { Effect, Option, Schema } from "effect"
-import { HttpRouter, HttpServerRequest } from "effect/http"
+import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { AppConfig } from "../config/AppConfig.ts"
 import { redactConfig, storableConfig } from "../config/redactConfig.ts"
 import { redactValue } from "../logging/redact.ts"
+import { adminErrorWire } from "../router/wire.ts"
 import { CurrentCaller } from "../router/CurrentCaller.ts"
 import { AuditLog } from "../security/AuditLog.ts"
 import { IpGuard } from "../security/IpGuard.ts"
@@ -50,6 +51,11 @@ const AuditQueryParams = Schema.Struct({
 })
 
 const invalid = (message: string, details?: unknown) => errorResponse(400, "invalid_request", message, details)
+const adminFailure = (error: { readonly _tag: string; readonly message: string }) => {
+  const wire = adminErrorWire(error)
+  return errorResponse(wire.status, wire.code, error.message)
+}
+
 const oneLine = (text: string) => text.replaceAll("\n", " ")
 
 export const AdminRoutes = HttpRouter.use((router) =>
@@ -119,7 +125,6 @@ export const AdminRoutes = HttpRouter.use((router) =>
               audit.record({ actor, action: "key.revoke", target: record.id, outcome: "ok" })
               return jsonResponse({ revoked: record })
             }),
-            Effect.catchTag("KeyNotFound", (e) => Effect.succeed(errorResponse(404, "not_found", e.message)))
           )
         case "security.listApiKeys":
           return Effect.map(keys.list, (list) => jsonResponse({ keys: list, count: list.length }))
@@ -162,11 +167,8 @@ export const AdminRoutes = HttpRouter.use((router) =>
       if (Object.keys(entries).length === 0) return invalid("Nothing to change")
       return yield* applyChanges(actor, entries, dryRun === true, "config.update")
     }).pipe(
-      Effect.catchTags({
-        KeyStoreError: (e) => Effect.succeed(errorResponse(503, "storage_unavailable", e.message)),
-        ConfigVersionError: (e) => Effect.succeed(errorResponse(503, "storage_unavailable", e.message))
-      }),
-      Effect.catch((response) => Effect.succeed(response))
+      // a failure is either a response already (a refusal) or a tagged error mapped in wire.ts
+      Effect.catch((failure) => Effect.succeed(HttpServerResponse.isHttpServerResponse(failure) ? failure : adminFailure(failure)))
     ))
 
     yield* router.add("GET", "/api/audit", HttpServerRequest.schemaSearchParams(AuditQueryParams).pipe(
@@ -179,10 +181,8 @@ export const AdminRoutes = HttpRouter.use((router) =>
         offset: query.offset ?? 0
       })))),
       Effect.map(({ entries, total }) => jsonResponse({ entries, total })),
-      Effect.catchTags({
-        SchemaError: (e) => Effect.succeed(invalid(`Invalid query: ${oneLine(e.message)}`)),
-        AuditError: (e) => Effect.succeed(errorResponse(503, "storage_unavailable", e.message))
-      })
+      Effect.catchTag("SchemaError", (e) => Effect.succeed(invalid(`Invalid query: ${oneLine(e.message)}`))),
+      Effect.catchTag("AuditError", (e) => Effect.succeed(adminFailure(e)))
     ))
 
     yield* router.add("GET", "/api/security/stats", Effect.gen(function*() {
@@ -194,6 +194,6 @@ export const AdminRoutes = HttpRouter.use((router) =>
         events: stats.snapshot(),
         blockedIps: { configured: config.current().security.blockedIps, temporarilyBlocked: ipGuard.temporarilyBlocked() }
       })
-    }).pipe(Effect.catchTag("KeyStoreError", (e) => Effect.succeed(errorResponse(503, "storage_unavailable", e.message)))))
+    }).pipe(Effect.catchTag("KeyStoreError", (e) => Effect.succeed(adminFailure(e)))))
   })
 )

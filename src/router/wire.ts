@@ -125,3 +125,28 @@ export const edgeErrorBody = (error: EdgeError, jsonRpc: boolean) => {
     ? { jsonrpc: "2.0", id: null, error: { code: wire.jsonRpcCode, message: error.message } }
     : httpErrorBody(wire.code, error.message)
 }
+
+/** HTTP status and error code of the failures the admin routes answer with (keys, history, audit). */
+export const adminErrorWire = (error: { readonly _tag: string }): { readonly status: number; readonly code: string } => {
+  switch (error._tag) {
+    case "KeyStoreError":
+    case "ConfigVersionError":
+    case "AuditError":
+      return { status: 503, code: "storage_unavailable" }
+    case "KeyNotFound":
+      return { status: 404, code: "not_found" }
+    default:
+      return { status: 500, code: "internal_error" }
+  }
+}
+
+/** The error code a WebSocket `error` or `tool_executed` reply carries for a tagged failure. */
+export const socketErrorCode = (tag: string) =>
+  ({
+    UnknownTool: "unknown_tool",
+    InvalidArguments: "invalid_arguments",
+    RateLimited: "rate_limited",
+    PermissionDenied: "forbidden",
+    KeyNotFound: "not_found",
+    KeyStoreError: "storage_unavailable"
+  } as const)[tag] ?? "invalid_message"

@@ -18,9 +18,9 @@ export class IpGuard extends Context.Service<IpGuard, {
     IpGuard,
     Effect.gen(function*() {
       const config = yield* AppConfig
-      let lists = { blocked: makeAddressList([]).list, trusted: makeAddressList([]).list }
+      let lists = { blocked: makeAddressList([]), trusted: makeAddressList([]) }
       const rebuild = (security: { readonly blockedIps: ReadonlyArray<string>; readonly trustedProxies: ReadonlyArray<string> }) => {
-        lists = { blocked: makeAddressList(security.blockedIps).list, trusted: makeAddressList(security.trustedProxies).list }
+        lists = { blocked: makeAddressList(security.blockedIps), trusted: makeAddressList(security.trustedProxies) }
       }
       rebuild(config.current().security)
       yield* config.changes.pipe(Stream.runForEach((next) => Effect.sync(() => rebuild(next.security))), Effect.forkScoped)

@@ -1,25 +1,20 @@
 /** Address matching for blocklists and trusted proxies (IPv4 and IPv6, single addresses and CIDR ranges). */
 import { BlockList, isIP } from "node:net"
+import { parseAddressRange } from "../net/addressRange.ts"
 
 /** Strips the IPv4-mapped IPv6 prefix so ::ffff:10.0.0.1 matches 10.0.0.1 rules. */
 export const normalizeIp = (ip: string) => (ip.startsWith("::ffff:") && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip)
 
-/** A BlockList from entries such as "10.0.0.0/8", "2001:db8::/32", "192.0.2.7"; invalid entries are returned. */
+/** A BlockList from entries such as "10.0.0.0/8", "2001:db8::/32", "192.0.2.7" (the config Schema checked them). */
 export const makeAddressList = (entries: ReadonlyArray<string>) => {
   const list = new BlockList()
-  const invalid: Array<string> = []
   for (const entry of entries) {
-    const [address = "", bits] = entry.split("/")
-    const family = isIP(address)
-    if (family === 0 || (bits !== undefined && !/^\d+$/.test(bits))) {
-      invalid.push(entry)
-      continue
-    }
-    const type = family === 4 ? "ipv4" : "ipv6"
-    if (bits === undefined) list.addAddress(address, type)
-    else list.addSubnet(address, Number(bits), type)
+    const range = parseAddressRange(entry)
+    if (range === undefined) continue
+    if (range.bits === undefined) list.addAddress(range.address, range.family)
+    else list.addSubnet(range.address, range.bits, range.family)
   }
-  return { list, invalid }
+  return list
 }
 
 export const listContains = (list: BlockList, ip: string) => {

@@ -10,7 +10,7 @@ import { AppConfig } from "../config/AppConfig.ts"
 import { websocketCloses, websocketDropped, websocketMessages } from "../observability/instruments.ts"
 import type { Caller } from "../router/Caller.ts"
 import { Router } from "../router/Router.ts"
-import { toCallToolResult } from "../router/wire.ts"
+import { socketErrorCode, toCallToolResult } from "../router/wire.ts"
 import { AuditSink } from "../security/AuditLog.ts"
 import { Auth, type Identity } from "../security/Auth.ts"
 import { KeyStore } from "../security/KeyStore.ts"
@@ -208,7 +208,7 @@ export const makeSession = Effect.gen(function*() {
                 onFailure: (error) =>
                   done({
                     error: {
-                      code: error._tag === "UnknownTool" ? "unknown_tool" : error._tag === "InvalidArguments" ? "invalid_arguments" : error._tag === "RateLimited" ? "rate_limited" : "forbidden",
+                      code: socketErrorCode(error._tag),
                       message: error.message
                     }
                   })
@@ -240,11 +240,7 @@ export const makeSession = Effect.gen(function*() {
                   reply({ type: "api_key", ...(message.id === undefined ? {} : { id: message.id }), action: message.action, result })
                 },
                 onFailure: (error) =>
-                  fail(
-                    error._tag === "PermissionDenied" ? "forbidden" : error._tag === "KeyNotFound" ? "not_found" : error._tag === "KeyStoreError" ? "storage_unavailable" : "invalid_message",
-                    error.message,
-                    message.id
-                  )
+                  fail(socketErrorCode(error._tag), error.message, message.id)
               })
             )
           case "ping":

@@ -124,18 +124,25 @@ describe("AppConfig.update", () => {
   })
 })
 
+/** Collects the first two configurations `changes` emits, once the subscription is live. */
+const firstTwoChanges = (config: AppConfig["Service"]) =>
+  Effect.gen(function*() {
+    const subscribed = yield* Deferred.make<void>()
+    const fiber = yield* config.changes.pipe(
+      Stream.tap(() => Deferred.succeed(subscribed, undefined)),
+      Stream.take(2),
+      Stream.runCollect,
+      Effect.forkChild
+    )
+    yield* Deferred.await(subscribed)
+    return fiber
+  })
+
 describe("AppConfig.changes", () => {
   it.effect("emits the current configuration, then the one applied by an update", () =>
     Effect.gen(function*() {
       const config = yield* service()
-      const subscribed = yield* Deferred.make<void>()
-      const fiber = yield* config.changes.pipe(
-        Stream.tap(() => Deferred.succeed(subscribed, undefined)),
-        Stream.take(2),
-        Stream.runCollect,
-        Effect.forkChild
-      )
-      yield* Deferred.await(subscribed)
+      const fiber = yield* firstTwoChanges(config)
       yield* config.update({ "logging.level": "warn" })
       const seen = yield* Fiber.join(fiber)
       expect(seen.map((c) => c.logging.level)).toEqual(["info", "warn"])
@@ -144,14 +151,7 @@ describe("AppConfig.changes", () => {
   it.effect("does not emit for a dry run or a rejected update", () =>
     Effect.gen(function*() {
       const config = yield* service()
-      const subscribed = yield* Deferred.make<void>()
-      const fiber = yield* config.changes.pipe(
-        Stream.tap(() => Deferred.succeed(subscribed, undefined)),
-        Stream.take(2),
-        Stream.runCollect,
-        Effect.forkChild
-      )
-      yield* Deferred.await(subscribed)
+      const fiber = yield* firstTwoChanges(config)
       yield* config.update({ "server.port": 4500 }, { dryRun: true })
       yield* Effect.exit(config.update({ "server.port": -5 }))
       yield* config.update({ "server.port": 4600 })

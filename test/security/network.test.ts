@@ -2,6 +2,7 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import { afterEach, describe, expect, it } from "vitest"
+import { parseAddressRange } from "../../src/net/addressRange.ts"
 import { clientAddress, listContains, makeAddressList } from "../../src/security/clientAddress.ts"
 import { ADMIN, call, cleanupAfterEach, createKey, jsonRpc, mcpInitialize, rawRequest, type RunningServer, start } from "./support.ts"
 
@@ -49,8 +50,10 @@ describe("security.blockedIps", () => {
   })
 
   it("matches IPv6 and IPv4-mapped addresses (unit)", () => {
-    const { list, invalid } = makeAddressList(["127.0.0.1", "10.0.0.0/8", "2001:db8::/32", "::1", "bogus", "10.0.0.0/x"])
-    expect(invalid).toEqual(["bogus", "10.0.0.0/x"])
+    // entries the config Schema would refuse are never added
+    const list = makeAddressList(["127.0.0.1", "10.0.0.0/8", "2001:db8::/32", "::1", "bogus", "10.0.0.0/x", "10.0.0.0/33"])
+    for (const bad of ["bogus", "10.0.0.0/x", "10.0.0.0/33", "::/129", "1.2.3.4/8/9", ""]) expect(parseAddressRange(bad)).toBeUndefined()
+    expect(parseAddressRange("2001:db8::/32")).toEqual({ address: "2001:db8::", family: "ipv6", bits: 32 })
     expect(listContains(list, "::ffff:127.0.0.1")).toBe(true)
     expect(listContains(list, "::ffff:10.20.30.40")).toBe(true)
     expect(listContains(list, "2001:db8:1::5")).toBe(true)
@@ -59,7 +62,7 @@ describe("security.blockedIps", () => {
     expect(listContains(list, "127.0.0.2")).toBe(false)
     expect(listContains(list, "unknown")).toBe(false)
     expect(clientAddress("::ffff:192.0.2.9", undefined, undefined)).toBe("192.0.2.9")
-    const trusted = makeAddressList(["::1", "10.0.0.0/8"]).list
+    const trusted = makeAddressList(["::1", "10.0.0.0/8"])
     expect(clientAddress("::1", "2001:db8::7, 10.1.1.1", trusted)).toBe("2001:db8::7")
     expect(clientAddress("::ffff:10.0.0.3", "198.51.100.4", trusted)).toBe("198.51.100.4")
   })

@@ -43,9 +43,7 @@ const setUp = async () => {
   const server = await start({ upstreams: [config] })
   await whenUp(server, "up")
   const client = await mcpClient(server)
-  const changes = { count: 0 }
-  client.setNotificationHandler(ToolListChangedNotificationSchema, () => void changes.count++)
-  return { server, client, changes, marker, config }
+  return { server, client, marker, config }
 }
 
 const listsTool = (client: Client, name: string) => async () => (await toolNames(client)).includes(name)

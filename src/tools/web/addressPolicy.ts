@@ -5,7 +5,8 @@
  * IPv4-mapped IPv6 addresses (::ffff:127.0.0.1, ::ffff:7f00:1) against IPv4 rules.
  */
 import { Result } from "effect"
-import { BlockList, isIP } from "node:net"
+import { BlockList } from "node:net"
+import { ipFamily, parseAddressRange } from "../../net/addressRange.ts"
 
 export type AddressKind =
   | "public"
@@ -18,21 +19,10 @@ export type AddressKind =
   | "multicast"
   | "reserved"
 
-type IpFamily = "ipv4" | "ipv6"
-
-/** "ipv4" or "ipv6" for an IP address (an IPv6 zone like `%eth0` allowed), undefined for anything else. */
-export const ipFamily = (address: string): IpFamily | undefined => {
-  const version = isIP(address)
-  return version === 4 ? "ipv4" : version === 6 ? "ipv6" : undefined
-}
-
-/** Parses `a.b.c.d/n` or `x::/n`; undefined when it is not a CIDR range. */
+/** `a.b.c.d/n` or `x::/n`; undefined for a single address or anything else. */
 const parseCidr = (text: string) => {
-  const [prefix = "", bits = "", ...rest] = text.split("/")
-  const family = ipFamily(prefix)
-  const length = /^\d{1,3}$/.test(bits) ? Number(bits) : Number.NaN
-  if (rest.length > 0 || family === undefined || !(length <= (family === "ipv4" ? 32 : 128))) return undefined
-  return { prefix, length, family }
+  const range = parseAddressRange(text)
+  return range?.bits === undefined ? undefined : { prefix: range.address, length: range.bits, family: range.family }
 }
 
 const blockListOf = (ranges: ReadonlyArray<string>) => {

@@ -15,7 +15,8 @@ import type { LookupFunction } from "node:net"
 import type { NetworkConfig } from "../../config/schema.ts"
 import { serverName, version } from "../../version.ts"
 import { ToolFailure } from "../ToolDefinition.ts"
-import { addressRefusal, hostRefusal, ipFamily, makeNetworkPolicy, type NetworkPolicy, normalizeHost } from "./addressPolicy.ts"
+import { ipFamily } from "../../net/addressRange.ts"
+import { addressRefusal, hostRefusal, makeNetworkPolicy, type NetworkPolicy, normalizeHost } from "./addressPolicy.ts"
 
 export interface FetchRequest {
   readonly url: string
