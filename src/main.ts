@@ -28,6 +28,7 @@ import { AuditLog, AuditRetention } from "./security/AuditLog.ts"
 import { Auth } from "./security/Auth.ts"
 import { IpGuard } from "./security/IpGuard.ts"
 import { KeyStore } from "./security/KeyStore.ts"
+import { KeyWatch } from "./security/KeyWatch.ts"
 import { RateLimits } from "./security/RateLimits.ts"
 import { SecurityStats } from "./security/SecurityStats.ts"
 import { ConfigVersions, RecordStartupConfig } from "./storage/ConfigVersions.ts"
@@ -58,7 +59,7 @@ export const routerCoreLayer = <E = never>(extraTools: ExtraTools<E> = Layer.emp
 export const RouterCoreLayer = routerCoreLayer()
 
 /** Keys (in the embedded database), authentication, address guard, rate limits and their counters. */
-export const SecurityLayer = Layer.mergeAll(Auth.layer, RateLimits.layerMemory, AdminBootstrap, AuditRetention, RecordStartupConfig).pipe(
+export const SecurityLayer = Layer.mergeAll(Auth.layer, KeyWatch.layer, RateLimits.layerMemory, AdminBootstrap, AuditRetention, RecordStartupConfig).pipe(
   Layer.provideMerge(Layer.mergeAll(KeyStore.layer, IpGuard.layer, SecurityStats.layer, AuditLog.layerWithSink, ConfigVersions.layer)),
   Layer.provideMerge(DatabaseLayer)
 )

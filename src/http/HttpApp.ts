@@ -2,17 +2,20 @@
 import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { McpServer } from "effect/ai"
-import { HttpRouter, HttpServer, HttpServerRequest } from "effect/http"
+import type { Types } from "effect"
+import { HttpRouter, HttpServer, HttpServerRequest, type HttpServerResponse } from "effect/http"
 import { createServer } from "node:http"
 import { AppConfig } from "../config/AppConfig.ts"
 import { McpToolsLayer } from "../mcp/McpTools.ts"
 import { mcpProtocols, serverInstructions } from "../mcp/protocols.ts"
 import { serverName, version } from "../version.ts"
 import { AdminRoutes } from "./adminRoutes.ts"
-import { EdgeGuards } from "./edge.ts"
+import { type Access, jsonRpcAccess, keyAccess, mcpAccess, readAccess } from "./access.ts"
+import { AccessGuard } from "./AccessGuard.ts"
+import { EdgeMetrics } from "./edge.ts"
 import { JsonRpcRoute } from "./jsonRpcRoute.ts"
 import { HealthRoutes } from "./healthRoutes.ts"
-import { errorResponse } from "./jsonResponse.ts"
+import { errorResponse, jsonResponse } from "./jsonResponse.ts"
 import { ObservabilityRoutes } from "./observabilityRoutes.ts"
 import { SystemRoutes } from "./systemRoutes.ts"
 import { UpstreamRoutes } from "./upstreamRoutes.ts"
@@ -32,23 +35,48 @@ const McpRoute = Layer.unwrap(
       allowSessionTermination: true,
       registrations: McpToolsLayer("mcp")
     })))
+).pipe(Layer.provide(guardedBy("*", "/mcp", mcpAccess)))
+
+/** Routes that register themselves get their access from a route middleware, declared here. */
+function guardedBy(method: "*" | "POST", path: string, access: Access) {
+  return HttpRouter.middleware(Effect.gen(function*() {
+    const guard = (yield* AccessGuard).middleware(method, path, access)
+    // the guard answers every failure itself; the router's types want the unhandled channel kept
+    return (handler: Effect.Effect<HttpServerResponse.HttpServerResponse, Types.unhandled>) =>
+      guard(handler) as Effect.Effect<HttpServerResponse.HttpServerResponse, Types.unhandled>
+  })).layer
+}
+
+/** The route table, as declared by the routes themselves. */
+const RouteTableRoute = HttpRouter.use((router) =>
+  AccessGuard.use((guard) =>
+    router.addAll([guard.route("GET", "/api/routes", readAccess, Effect.sync(() => jsonResponse({ routes: guard.routes() })))])
+  )
 )
 
-const NotFoundRoute = HttpRouter.add("*", "*", (request: HttpServerRequest.HttpServerRequest) =>
-  Effect.succeed(errorResponse(404, "not_found", `No route for ${request.method} ${request.url.split("?")[0]}`)))
+// paths no route has: 404, but only to callers with a key, so anonymous callers learn nothing of which exist
+const NotFoundRoute = HttpRouter.use((router) =>
+  AccessGuard.use((guard) =>
+    router.addAll([guard.route("*", "*", keyAccess, Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      return errorResponse(404, "not_found", `No route for ${request.method} ${request.url.split("?")[0]}`)
+    }))])
+  )
+)
 
 export const HttpRoutes = Layer.mergeAll(
   SystemRoutes,
   HealthRoutes,
   ObservabilityRoutes,
   AdminRoutes,
-  JsonRpcRoute,
+  JsonRpcRoute.pipe(Layer.provide(guardedBy("POST", "/api/mcp/jsonrpc", jsonRpcAccess))),
   McpRoute,
+  RouteTableRoute,
   WsRoute.pipe(Layer.provide(WsHub.layer)),
   UpstreamRoutes,
   NotFoundRoute,
-  EdgeGuards
-)
+  EdgeMetrics
+).pipe(Layer.provide(AccessGuard.layer))
 
 const loopbackHosts = new Set(["127.0.0.1", "::1", "localhost"])
 
@@ -69,11 +97,12 @@ const ListeningLog = Layer.effectDiscard(
 /** Serves `HttpRoutes` on `server.host`:`server.port`. */
 export const HttpServerLayer = Layer.unwrap(
   AppConfig.use((config) => Effect.sync(() => {
-    const { host, port, shutdownTimeout } = config.current().server
+    const { host, port, shutdownTimeout, headersTimeout, requestTimeout } = config.current().server
     const { maxMessageBytes } = config.current().websocket
     return HttpRouter.serve(HttpRoutes, { disableListenLog: true, disableLogger: true }).pipe(
       Layer.provideMerge(ListeningLog),
-      Layer.provideMerge(NodeHttpServer.layer(createServer, {
+      // slow or unfinished requests, anonymous or not, end at these timeouts (checked every second)
+      Layer.provideMerge(NodeHttpServer.layer(() => createServer({ headersTimeout, requestTimeout: Math.max(requestTimeout, headersTimeout), connectionsCheckingInterval: 1000 }), {
         host,
         port,
         gracefulShutdownTimeout: shutdownTimeout,

@@ -16,6 +16,8 @@ import { Permission } from "../security/permissions.ts"
 import { SecurityStats } from "../security/SecurityStats.ts"
 import { ConfigVersions } from "../storage/ConfigVersions.ts"
 import { errorResponse, jsonResponse } from "./jsonResponse.ts"
+import { AccessGuard } from "./AccessGuard.ts"
+import { adminAccess, readAccess } from "./access.ts"
 
 // settings whose values are secrets: the history keeps only that they changed
 const secretPaths = /^(tools(\.apis|\.databases)?|security\.adminKey)(\.|$)/
@@ -60,6 +62,7 @@ const oneLine = (text: string) => text.replaceAll("\n", " ")
 
 export const AdminRoutes = HttpRouter.use((router) =>
   Effect.gen(function*() {
+    const guard = yield* AccessGuard
     const config = yield* AppConfig
     const keys = yield* KeyStore
     const audit = yield* AuditLog
@@ -148,9 +151,9 @@ export const AdminRoutes = HttpRouter.use((router) =>
       }
     }
 
-    yield* router.add("GET", "/config", Effect.sync(() => jsonResponse({ config: redactConfig(config.encoded()) })))
+    yield* router.addAll([guard.route("GET", "/config", adminAccess, Effect.sync(() => jsonResponse({ config: redactConfig(config.encoded()) })))])
 
-    yield* router.add("POST", "/config", Effect.gen(function*() {
+    yield* router.addAll([guard.route("POST", "/config", adminAccess, Effect.gen(function*() {
       const actor = yield* actorOf
       const body = yield* (yield* HttpServerRequest.HttpServerRequest).json.pipe(Effect.option)
       if (Option.isNone(body) || body.value === null || typeof body.value !== "object" || Array.isArray(body.value)) {
@@ -169,9 +172,9 @@ export const AdminRoutes = HttpRouter.use((router) =>
     }).pipe(
       // a failure is either a response already (a refusal) or a tagged error mapped in wire.ts
       Effect.catch((failure) => Effect.succeed(HttpServerResponse.isHttpServerResponse(failure) ? failure : adminFailure(failure)))
-    ))
+    ))])
 
-    yield* router.add("GET", "/api/audit", HttpServerRequest.schemaSearchParams(AuditQueryParams).pipe(
+    yield* router.addAll([guard.route("GET", "/api/audit", adminAccess, HttpServerRequest.schemaSearchParams(AuditQueryParams).pipe(
       Effect.flatMap((query) => audit.flush.pipe(Effect.andThen(audit.query({
         ...query,
         // stored times are UTC ISO strings; compare like with like
@@ -183,9 +186,9 @@ export const AdminRoutes = HttpRouter.use((router) =>
       Effect.map(({ entries, total }) => jsonResponse({ entries, total })),
       Effect.catchTag("SchemaError", (e) => Effect.succeed(invalid(`Invalid query: ${oneLine(e.message)}`))),
       Effect.catchTag("AuditError", (e) => Effect.succeed(adminFailure(e)))
-    ))
+    ))])
 
-    yield* router.add("GET", "/api/security/stats", Effect.gen(function*() {
+    yield* router.addAll([guard.route("GET", "/api/security/stats", readAccess, Effect.gen(function*() {
       const list = yield* keys.list
       const now = Date.now()
       const active = list.filter((k) => k.revokedAt === null && (k.expiresAt === null || Date.parse(k.expiresAt) > now))
@@ -194,6 +197,6 @@ export const AdminRoutes = HttpRouter.use((router) =>
         events: stats.snapshot(),
         blockedIps: { configured: config.current().security.blockedIps, temporarilyBlocked: ipGuard.temporarilyBlocked() }
       })
-    }).pipe(Effect.catchTag("KeyStoreError", (e) => Effect.succeed(adminFailure(e)))))
+    }).pipe(Effect.catchTag("KeyStoreError", (e) => Effect.succeed(adminFailure(e)))))])
   })
 )

@@ -9,6 +9,8 @@ import { Metrics } from "../observability/Metrics.ts"
 import { Sampler } from "../observability/Sampler.ts"
 import { ToolStats } from "../observability/ToolStats.ts"
 import { errorResponse, jsonResponse } from "./jsonResponse.ts"
+import { AccessGuard } from "./AccessGuard.ts"
+import { readAccess } from "./access.ts"
 
 const unitMs = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const
 
@@ -21,20 +23,21 @@ const windowMs = (window: string) => Number(window.slice(0, -1)) * unitMs[window
 
 export const ObservabilityRoutes = HttpRouter.use((router) =>
   Effect.gen(function*() {
+    const guard = yield* AccessGuard
     const metrics = yield* Metrics
     const stats = yield* ToolStats
     const sampler = yield* Sampler
     const alerts = yield* Alerts
-    yield* router.add("GET", "/metrics/prometheus", Effect.map(metrics.prometheusText, (text) =>
-      HttpServerResponse.text(text, { contentType: "text/plain; version=0.0.4; charset=utf-8" })))
-    yield* router.add("GET", "/metrics", Effect.map(metrics.json, (json) => jsonResponse(json)))
-    yield* router.add("GET", "/metrics/history", HttpServerRequest.schemaSearchParams(HistoryQuery).pipe(
+    yield* router.addAll([guard.route("GET", "/metrics/prometheus", readAccess, Effect.map(metrics.prometheusText, (text) =>
+      HttpServerResponse.text(text, { contentType: "text/plain; version=0.0.4; charset=utf-8" })))])
+    yield* router.addAll([guard.route("GET", "/metrics", readAccess, Effect.map(metrics.json, (json) => jsonResponse(json)))])
+    yield* router.addAll([guard.route("GET", "/metrics/history", readAccess, HttpServerRequest.schemaSearchParams(HistoryQuery).pipe(
       Effect.flatMap(({ window = "15m" }) =>
         Effect.map(sampler.history(windowMs(window)), (history) => jsonResponse({ window, ...history, count: history.points.length }))),
       Effect.catchTag("SchemaError", () =>
         Effect.succeed(errorResponse(400, "invalid_query", "Invalid query: window must be a number and a unit (s, m, h, d), such as 15m, 1h or 24h")))
-    ))
-    yield* router.add("GET", "/api/stats", Effect.map(stats.snapshot, (snapshot) => jsonResponse(snapshot)))
-    yield* router.add("GET", "/api/alerts", Effect.map(alerts.list, (list) => jsonResponse(list)))
+    ))])
+    yield* router.addAll([guard.route("GET", "/api/stats", readAccess, Effect.map(stats.snapshot, (snapshot) => jsonResponse(snapshot)))])
+    yield* router.addAll([guard.route("GET", "/api/alerts", readAccess, Effect.map(alerts.list, (list) => jsonResponse(list)))])
   })
 )

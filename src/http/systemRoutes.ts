@@ -11,6 +11,8 @@ import { allows, needRead } from "../security/permissions.ts"
 import { toToolListing } from "../router/wire.ts"
 import { serverName, version } from "../version.ts"
 import { errorResponse, jsonResponse } from "./jsonResponse.ts"
+import { AccessGuard } from "./AccessGuard.ts"
+import { publicAccess, readAccess } from "./access.ts"
 
 const LogsQuery = Schema.Struct({
   level: Schema.optionalKey(LogLevelName),
@@ -31,12 +33,13 @@ const processHealth = () => {
 export const SystemRoutes = Layer.mergeAll(
   HttpRouter.use((router) =>
     Effect.gen(function*() {
+    const guard = yield* AccessGuard
       const routerService = yield* Router
       const stats = yield* ToolStats
       const logs = yield* LogBuffer
       // the tool catalogue as a whole: what this router offers, whoever may call each tool
       const caller = localCaller("http")
-      yield* router.add("GET", "/health", Effect.gen(function*() {
+      yield* router.addAll([guard.route("GET", "/health", publicAccess, Effect.gen(function*() {
         // anonymous callers learn only that the router is up; the numbers need the read permission
         const current = yield* Effect.serviceOption(CurrentCaller)
         if (Option.isSome(current) && !allows(current.value.permissions, needRead)) return jsonResponse({ status: "ok" })
@@ -50,12 +53,12 @@ export const SystemRoutes = Layer.mergeAll(
           ...processHealth(),
           tools: { count: routerService.list(caller).length, calls: snapshot.totals.calls, errors: snapshot.totals.errors }
         })
-      }))
-      yield* router.add("GET", "/api/tools", Effect.sync(() => {
+      }))])
+      yield* router.addAll([guard.route("GET", "/api/tools", readAccess, Effect.sync(() => {
         const tools = routerService.list(caller).map(toToolListing)
         return jsonResponse({ tools, count: tools.length })
-      }))
-      yield* router.add("GET", "/logs", HttpServerRequest.schemaSearchParams(LogsQuery).pipe(
+      }))])
+      yield* router.addAll([guard.route("GET", "/logs", readAccess, HttpServerRequest.schemaSearchParams(LogsQuery).pipe(
         Effect.map((query) => {
           const entries = logs.recent({ ...query })
           return jsonResponse({ entries, count: entries.length })
@@ -63,7 +66,7 @@ export const SystemRoutes = Layer.mergeAll(
         Effect.catchTag("SchemaError", (error) =>
           Effect.succeed(errorResponse(400, "invalid_query", `Invalid query: ${error.message.replaceAll("\n", " ")}`))
         )
-      ))
+      ))])
     })
   )
 )

@@ -3,10 +3,13 @@ import { Effect } from "effect"
 import { HttpRouter } from "effect/http"
 import { Upstreams } from "../upstreams/Upstreams.ts"
 import { jsonResponse } from "./jsonResponse.ts"
+import { AccessGuard } from "./AccessGuard.ts"
+import { readAccess } from "./access.ts"
 
 export const UpstreamRoutes = HttpRouter.use((router) =>
   Effect.gen(function*() {
+    const guard = yield* AccessGuard
     const upstreams = yield* Upstreams
-    yield* router.add("GET", "/api/upstreams", Effect.sync(() => jsonResponse({ upstreams: upstreams.statuses() })))
+    yield* router.addAll([guard.route("GET", "/api/upstreams", readAccess, Effect.sync(() => jsonResponse({ upstreams: upstreams.statuses() })))])
   })
 )

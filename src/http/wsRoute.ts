@@ -1,29 +1,31 @@
 /** GET /ws: upgrades to the WebSocket API (src/ws). A plain GET is told to upgrade. */
-import { Effect, Option } from "effect"
+import { Effect } from "effect"
 import { HttpRouter, HttpServerRequest } from "effect/http"
-import type { Caller } from "../router/Caller.ts"
 import { CurrentCaller } from "../router/CurrentCaller.ts"
 import { makeSession } from "../ws/session.ts"
 import { webSocketOf } from "../ws/trackedWebSocket.ts"
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import type { Socket } from "node:net"
 import { errorResponse } from "./jsonResponse.ts"
+import { AccessGuard } from "./AccessGuard.ts"
+import { webSocketAccess } from "./access.ts"
 import { HttpServerResponse } from "effect/http"
 
 export const WsRoute = HttpRouter.use((router) =>
   Effect.gen(function*() {
     const session = yield* makeSession
-    yield* router.add("GET", "/ws", Effect.gen(function*() {
+    const guard = yield* AccessGuard
+    yield* router.addAll([guard.route("GET", "/ws", webSocketAccess, Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       if (request.headers["upgrade"]?.toLowerCase() !== "websocket") {
         return errorResponse(426, "upgrade_required", "This endpoint speaks WebSocket: connect with a WebSocket client")
       }
-      const caller = Option.getOrElse(yield* Effect.serviceOption(CurrentCaller), (): Caller => ({ transport: "websocket", permissions: [] }))
+      const caller = yield* CurrentCaller
       const socket = yield* request.upgrade
       const tcp = NodeHttpServerRequest.toIncomingMessage(request).socket as Socket
       // the ws connection exists once the upgrade completes, inside the session
       yield* session(socket, caller, () => webSocketOf(tcp))
       return HttpServerResponse.empty()
-    }).pipe(Effect.catchTag("HttpServerError", (e) => Effect.succeed(errorResponse(400, "upgrade_failed", e.message)))))
+    }).pipe(Effect.catchTag("HttpServerError", (e) => Effect.succeed(errorResponse(400, "upgrade_failed", e.message)))))])
   })
 )

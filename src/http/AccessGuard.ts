@@ -1,0 +1,213 @@
+/**
+ * The guards of a route, run once the HTTP router has matched it, in this order: address guard →
+ * Origin/Host (CORS preflight answered here) → authenticate from the headers alone → the route's
+ * declared access → rate limit (routes that count requests) → body cap → the handler, under
+ * `server.timeout`, as the request's CurrentCaller, ended if its key is revoked meanwhile. A refusal is
+ * answered here in the route's wire format; no body is read before the caller is known.
+ */
+import { Cause, Context, Deferred, Effect, Exit, Layer, Option, Stream } from "effect"
+import * as ByteSize from "effect/ByteSize"
+import { HttpBody, HttpIncomingMessage, HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
+import { AppConfig } from "../config/AppConfig.ts"
+import type { Caller } from "../router/Caller.ts"
+import { CurrentCaller } from "../router/CurrentCaller.ts"
+import { edgeErrorBody, edgeErrorWire } from "../router/wire.ts"
+import { Auth, credentialFrom, type Identity } from "../security/Auth.ts"
+import { IpGuard } from "../security/IpGuard.ts"
+import { type KeyEnd, KeyWatch } from "../security/KeyWatch.ts"
+import { RateLimits, type RateLimitState } from "../security/RateLimits.ts"
+import { AddressBlocked, type EdgeError, PayloadTooLarge, Unauthenticated } from "../security/SecurityErrors.ts"
+import { SecurityStats } from "../security/SecurityStats.ts"
+import { type Access, type DeclaredRoute, describeAccess } from "./access.ts"
+import { MatchedRoute } from "./edge.ts"
+import { errorResponse } from "./jsonResponse.ts"
+import { originCheck } from "./origins.ts"
+
+const allowedHeaders = "authorization, content-type, x-api-key, mcp-session-id, mcp-protocol-version, last-event-id"
+const exposedHeaders = "mcp-session-id, mcp-protocol-version, retry-after, ratelimit-limit, ratelimit-remaining, ratelimit-reset"
+
+type Method = HttpRouter.Route<never, never>["method"]
+type Handler<E, R> = Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
+
+const isBodyTooLarge = (error: unknown) => {
+  const reason = (error as { readonly _tag?: string; readonly reason?: { readonly _tag?: string; readonly reason?: string } })
+  return reason._tag === "HttpServerError" && reason.reason?._tag === "RequestParseError" && reason.reason.reason === "BodyTooLarge"
+}
+
+const corsHeaders = (origin: string, wildcard: boolean): Record<string, string> => ({
+  "access-control-allow-origin": wildcard ? "*" : origin,
+  "access-control-expose-headers": exposedHeaders,
+  vary: "Origin"
+})
+
+const rateLimitHeaders = (state: RateLimitState): Record<string, string> => ({
+  "ratelimit-limit": String(state.limit),
+  "ratelimit-remaining": String(state.remaining),
+  "ratelimit-reset": String(state.resetSeconds)
+})
+
+/** A request that announces a body; refusing it unread closes the connection, so the rest is never read. */
+const hasBody = (headers: Readonly<Record<string, string | undefined>>) =>
+  (headers["content-length"] !== undefined && headers["content-length"] !== "0") || headers["transfer-encoding"] !== undefined
+
+export class AccessGuard extends Context.Service<AccessGuard, {
+  /** A route whose handler runs only for callers its access admits; it is added to the route table. */
+  readonly route: <E, R>(method: Method, path: `/${string}` | "*", access: Access, handler: Handler<E, R>) => HttpRouter.Route<never, Exclude<R, CurrentCaller>>
+  /** Guards the routes a Layer registers itself (effect's MCP transport), declared here as `method path`. */
+  readonly middleware: (method: Method, path: string, access: Access) => <E, R>(handler: Handler<E, R>) => Handler<never, Exclude<R, CurrentCaller>>
+  /** Every route declared so far, with its access in words. */
+  readonly routes: () => ReadonlyArray<DeclaredRoute>
+}>()("mcp-router/http/AccessGuard") {
+  static readonly layer = Layer.effect(
+    AccessGuard,
+    Effect.gen(function*() {
+      const config = yield* AppConfig
+      const ipGuard = yield* IpGuard
+      const auth = yield* Auth
+      const limits = yield* RateLimits
+      const stats = yield* SecurityStats
+      const keyWatch = yield* KeyWatch
+      const declared: Array<DeclaredRoute> = []
+
+      const guard = <E, R>(label: string, access: Access, handle: Handler<E, R>): Handler<never, Exclude<R, CurrentCaller>> =>
+        Effect.gen(function*() {
+          const request = yield* HttpServerRequest.HttpServerRequest
+          const matched = yield* Effect.serviceOption(MatchedRoute)
+          if (Option.isSome(matched)) matched.value.path = label
+          const security = config.current().security
+          const headers = request.headers
+          const closeAfter = hasBody(headers) ? { connection: "close" } : {}
+          const refuse = (error: EdgeError, extra: Record<string, string> = {}) => {
+            const wire = edgeErrorWire(error)
+            return HttpServerResponse.jsonUnsafe(edgeErrorBody(error, access.wire === "jsonrpc"), {
+              status: wire.status,
+              headers: { ...wire.headers, ...closeAfter, ...extra }
+            })
+          }
+
+          // 1. addresses refused before anything else runs
+          const ip = ipGuard.clientIp(Option.getOrElse(request.remoteAddress, () => "unknown"), headers["x-forwarded-for"])
+          const blocked = ipGuard.refusal(ip)
+          if (blocked !== undefined) {
+            yield* stats.record("blocked", "address")
+            return refuse(new AddressBlocked({ ip, reason: blocked }))
+          }
+
+          // 2. browsers and DNS rebinding: Origin, then Host; a CORS preflight is answered here
+          const origin = originCheck(headers, security.allowedOrigins, config.current().server.host)
+          if (origin.refused !== undefined) {
+            yield* stats.record("blocked", origin.refused.kind)
+            return refuse(origin.refused.error)
+          }
+          const cors = origin.origin === undefined ? {} : corsHeaders(origin.origin, origin.wildcard)
+          if (request.method === "OPTIONS" && origin.origin !== undefined && headers["access-control-request-method"] !== undefined) {
+            return HttpServerResponse.empty({
+              status: 204,
+              headers: { ...cors, "access-control-allow-methods": "GET, POST, DELETE, OPTIONS", "access-control-allow-headers": allowedHeaders, "access-control-max-age": "600" }
+            })
+          }
+
+          // 3. who is calling, from the headers alone; public routes serve callers whose key failed as anonymous
+          const credential = credentialFrom(headers, request.url, security.allowQueryApiKey)
+          const identity: Identity | EdgeError = access.keyLater === true && credential === undefined && security.requireApiKey
+            ? { permissions: [] }
+            : yield* auth.authenticate(credential, ip).pipe(
+              Effect.catch((error): Effect.Effect<Identity | EdgeError> => Effect.succeed(access.need === "none" ? { permissions: [] } : error))
+            )
+          if ("_tag" in identity) return refuse(identity, cors)
+
+          // 4. the route's own permission
+          if (access.need !== "none" && access.need !== "key") {
+            const denied = yield* auth.check(identity, access.need).pipe(Effect.flip, Effect.option)
+            if (Option.isSome(denied)) return refuse(denied.value, cors)
+          }
+
+          // 5. rate limits of routes that count requests (tool calls are counted one by one in the Router)
+          let limitState: RateLimitState | undefined
+          if (access.countRequests) {
+            const consumed = yield* limits.consume({ ...identity, ip }).pipe(Effect.result)
+            if (consumed._tag === "Failure") return refuse(consumed.failure, cors)
+            limitState = consumed.success
+          }
+
+          // 6. bodies over the cap: refused on the declared length, or cut while streaming
+          const declaredLength = Number(headers["content-length"] ?? 0)
+          if (declaredLength > security.maxPayloadBytes) return refuse(new PayloadTooLarge({ limit: security.maxPayloadBytes }), cors)
+          const maxBodySize = ByteSize.fromInputUnsafe(security.maxPayloadBytes)
+          if (headers["content-length"] === undefined && headers["transfer-encoding"] !== undefined) {
+            // a body of unknown length is read here, under the cap: routes that swallow read errors
+            // (effect's MCP transport answers them as parse errors) then reuse the cached copy
+            const read = yield* request.arrayBuffer.pipe(Effect.provideService(HttpIncomingMessage.MaxBodySize, maxBodySize), Effect.result)
+            if (read._tag === "Failure" && isBodyTooLarge(read.failure)) return refuse(new PayloadTooLarge({ limit: security.maxPayloadBytes }), cors)
+          }
+
+          const caller: Caller = { transport: access.transport, ...identity, ip }
+          // the Origin was checked above; effect's MCP transport would otherwise check it against its own fixed list
+          const forwarded = headers["origin"] === undefined
+            ? request
+            : request.modify({ headers: Object.fromEntries(Object.entries(headers).filter(([name]) => name !== "origin")) as typeof headers })
+          const served = handle.pipe(
+            Effect.provideService(CurrentCaller, caller),
+            Effect.provideService(HttpServerRequest.HttpServerRequest, forwarded),
+            Effect.provideService(HttpIncomingMessage.MaxBodySize, maxBodySize),
+            access.timed
+              ? Effect.timeoutOrElse({
+                duration: config.current().server.timeout,
+                orElse: () =>
+                  Effect.succeed(errorResponse(503, "request_timeout", `The request took longer than ${config.current().server.timeout} ms (server.timeout)`))
+              })
+              : (effect) => effect,
+            Effect.catchCause((cause) => {
+              if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause)
+              if (isBodyTooLarge(Cause.squash(cause))) return Effect.succeed(refuse(new PayloadTooLarge({ limit: security.maxPayloadBytes }), cors))
+              return Effect.logError("request failed", cause).pipe(
+                Effect.as(errorResponse(500, "internal_error", "The router failed to handle this request; its log has the details"))
+              )
+            })
+          )
+          const response = identity.keyId === undefined || access.keyLater === true
+            ? yield* served
+            : yield* endedWithKey(identity.keyId, served, (end) => refuse(new Unauthenticated({ reason: end }), cors))
+          return HttpServerResponse.setHeaders(response, { ...cors, ...(limitState === undefined ? {} : rateLimitHeaders(limitState)) })
+        }) as Handler<never, Exclude<R, CurrentCaller>>
+
+      /**
+       * Runs a request of a key, ending it when the key is revoked or expires: a request still running
+       * is answered 401; a response still streaming stops.
+       */
+      const endedWithKey = (
+        keyId: string,
+        served: Handler<unknown, unknown>,
+        refusal: (end: KeyEnd) => HttpServerResponse.HttpServerResponse
+      ) =>
+        Effect.suspend(() => {
+          const ended = Deferred.makeUnsafe<KeyEnd>()
+          const unregister = keyWatch.register(keyId, (end) => Deferred.doneUnsafe(ended, Exit.succeed(end)))
+          return Effect.raceFirst(served, Effect.map(Deferred.await(ended), refusal)).pipe(
+            Effect.map((response) => {
+              if (response.body._tag !== "Stream") return (unregister(), response)
+              const stream = response.body.stream.pipe(Stream.interruptWhen(Deferred.await(ended)), Stream.ensuring(Effect.sync(unregister)))
+              return HttpServerResponse.setBody(response, HttpBody.stream(stream, response.body.contentType, response.body.contentLength))
+            }),
+            Effect.onExit((exit) => (exit._tag === "Failure" ? Effect.sync(unregister) : Effect.void))
+          )
+        })
+
+      const declare = (method: Method, path: string, access: Access) => {
+        declared.push({ method, path, access: describeAccess(access) })
+      }
+
+      return AccessGuard.of({
+        route: (method, path, access, handler) => {
+          declare(method, path, access)
+          return HttpRouter.route(method, path, guard(path, access, handler))
+        },
+        middleware: (method, path, access) => {
+          declare(method, path, access)
+          return (handler) => guard(path, access, handler)
+        },
+        routes: () => declared
+      })
+    })
+  )
+}
