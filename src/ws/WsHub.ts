@@ -15,6 +15,8 @@ export interface Connection {
   readonly rooms: Set<Room>
   /** Queues a message for this connection; never blocks. */
   readonly send: (message: ServerMessage) => void
+  /** The key `keyId` was revoked in this process: a connection authenticated with it closes. */
+  readonly keyRevoked: (keyId: string) => void
 }
 
 const roomOf = (event: RouterEvent): [Room, ServerMessage] | undefined => {
@@ -34,6 +36,11 @@ export class WsHub extends Context.Service<WsHub, {
   /** Adds a connection for the current scope; false when websocket.maxConnections are open already. */
   readonly register: (connection: Connection) => Effect.Effect<boolean, never, Scope.Scope>
   readonly count: () => number
+  /**
+   * Closes the connections authenticated with `keyId` at once, for a revocation made over /ws; KeyWatch
+   * closes them too, within its check interval, whoever revoked the key.
+   */
+  readonly keyRevoked: (keyId: string) => void
 }>()("mcp-router/ws/WsHub") {
   static readonly layer = Layer.effect(
     WsHub,
@@ -74,7 +81,10 @@ export class WsHub extends Context.Service<WsHub, {
               Effect.as(true)
             )
           }),
-        count: () => connections.size
+        count: () => connections.size,
+        keyRevoked: (keyId) => {
+          for (const connection of connections.values()) connection.keyRevoked(keyId)
+        }
       })
     })
   )

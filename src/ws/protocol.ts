@@ -35,12 +35,26 @@ export const ClientMessage = Schema.Union([
 ])
 export type ClientMessage = typeof ClientMessage.Type
 
-/** Close codes the router uses, besides the standard 1000, 1009 (message too big) and 1013 (full). */
+/**
+ * Close codes the router uses, besides the standard 1000, 1009 (message too big) and 1013 (full). The
+ * 44xx codes mirror the HTTP status of the same refusal: 4401 as 401, 4403 as 403.
+ */
 export const CloseCode = {
   Normal: 1000,
   TooBig: 1009,
   TryAgainLater: 1013,
+  /**
+   * Not authenticated in time, or the connection's key was revoked or expired (closed within about a
+   * second, whether or not the client sends anything). Another key may succeed on a new connection.
+   */
   Unauthenticated: 4401,
+  /**
+   * The client's address is refused, as HTTP answers 403 address_blocked: it is in security.blockedIps, or
+   * it failed to authenticate security.authFailureLimit.maxFailures times (over HTTP or by `auth` messages).
+   * Checked at connect, at every message (an `auth` from a refused address is not tried) and every heartbeat.
+   * Retrying with another key does not help until the block ends.
+   */
+  AddressBlocked: 4403,
   HeartbeatMissed: 4408,
   Flood: 4429,
   SlowConsumer: 4503
@@ -51,6 +65,7 @@ export type ErrorCode =
   | "invalid_message"
   | "unauthenticated"
   | "forbidden"
+  | "address_blocked"
   | "unknown_tool"
   | "invalid_arguments"
   | "not_found"

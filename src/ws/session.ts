@@ -1,6 +1,7 @@
 /**
  * One WebSocket connection, in its own Scope: closing it removes its subscriptions and interrupts its
- * running tool calls. Tool calls go through Router.call like every other entry point.
+ * running tool calls. Tool calls go through Router.call like every other entry point. Who the connection
+ * is, the watch of its key and the address guard are in sessionAuth.ts.
  */
 import { Duration, Effect, Metric, Queue, Schema, SchemaIssue, type Scope } from "effect"
 import { RateLimiter } from "effect/persistence"
@@ -13,11 +14,13 @@ import { Router } from "../router/Router.ts"
 import { socketErrorCode, toCallToolResult } from "../router/wire.ts"
 import { AuditSink } from "../security/AuditLog.ts"
 import { Auth, type Identity } from "../security/Auth.ts"
+import { IpGuard } from "../security/IpGuard.ts"
 import { KeyStore } from "../security/KeyStore.ts"
 import { needAdmin, needRead } from "../security/permissions.ts"
 import { RateLimits } from "../security/RateLimits.ts"
 import { version } from "../version.ts"
-import { ClientMessage, CloseCode, droppable, type ErrorCode, type ServerMessage } from "./protocol.ts"
+import { ClientMessage, CloseCode, droppable, type ErrorCode, type Room, type ServerMessage } from "./protocol.ts"
+import { makeSessionAuth } from "./sessionAuth.ts"
 import type { TrackedWebSocket } from "./trackedWebSocket.ts"
 import { type Connection, WsHub } from "./WsHub.ts"
 
@@ -27,6 +30,11 @@ const wsErrorCodes: Record<string, number> = { WS_ERR_UNSUPPORTED_MESSAGE_LENGTH
 /** Bytes sent but not yet taken by the client, past which broadcasts wait. */
 const sendBufferLimit = 1024 * 1024
 const drainPollInterval = "25 millis"
+/**
+ * How long a client has to answer the server's close frame before the connection is cut: a client that
+ * does not read never answers it (nor receives it, behind what it has not read), and ws would wait 30 s.
+ */
+const closeGraceMs = 250
 
 const decodeMessage = Schema.decodeUnknownExit(ClientMessage, { onExcessProperty: "error" })
 const messageTypes = ["auth", "subscribe", "unsubscribe", "subscribe_metrics", "execute_tool", "manage_api_key", "ping", "pong"]
@@ -43,6 +51,9 @@ const textDecoder = new TextDecoder()
 const countMessage = (direction: "in" | "out", type: string) =>
   Metric.update(Metric.withAttributes(websocketMessages, { direction, type }), 1)
 
+/** The messages served only to an authenticated connection. */
+type Request = Exclude<ClientMessage, { readonly type: "auth" | "ping" | "pong" }>
+
 export const makeSession = Effect.gen(function*() {
   const hub = yield* WsHub
   const router = yield* Router
@@ -52,6 +63,8 @@ export const makeSession = Effect.gen(function*() {
   const limiter = yield* RateLimiter.RateLimiter
   const config = yield* AppConfig
   const audit = yield* AuditSink
+  const ipGuard = yield* IpGuard
+  const authenticationOf = yield* makeSessionAuth
 
   /** Serves one upgraded connection until it closes. `initial` is what the upgrade request proved. */
   return (socket: Socket.Socket, initial: Caller, rawOf: () => TrackedWebSocket | undefined) =>
@@ -64,24 +77,36 @@ export const makeSession = Effect.gen(function*() {
       const context = yield* Effect.context<never>()
       const id = randomUUID()
       const requireKey = config.current().security.requireApiKey
-      let identity: Identity | undefined = initial.keyId !== undefined || !requireKey ? initial : undefined
+      // the client's address as the HTTP edge worked it out (behind trusted proxies), else the TCP peer's
+      const ip = initial.ip ?? ipGuard.clientIp(raw?.peerAddress ?? "unknown", undefined)
       let lastSeen = Date.now()
 
       const control = yield* Queue.unbounded<ServerMessage | Socket.CloseEvent>()
       const broadcasts = yield* Queue.sliding<ServerMessage>(settings.queueSize)
+      const rooms = new Set<Room>()
       let closingWith: number | undefined
+      /** Closes once: the connection leaves its rooms and serves nothing more; the socket is cut if the client does not answer. */
       const close = (code: number, reason: string) => {
-        closingWith ??= code
+        if (closingWith !== undefined) return
+        closingWith = code
+        rooms.clear()
         Queue.offerUnsafe(control, new Socket.CloseEvent(code, reason))
+        setTimeout(() => {
+          if (raw !== undefined && raw.readyState !== raw.CLOSED) raw.terminate()
+        }, closeGraceMs).unref()
       }
       const reply = (message: ServerMessage) => void Queue.offerUnsafe(control, message)
       const fail = (code: ErrorCode, message: string, requestId?: string | number) =>
         reply(requestId === undefined ? { type: "error", code, message } : { type: "error", code, message, id: requestId })
+      const authentication = yield* authenticationOf(ip, { reply, close })
+      if (initial.keyId !== undefined || !requireKey) authentication.adopt(initial)
 
       const connection: Connection = {
         id,
-        rooms: new Set(),
+        rooms,
+        keyRevoked: (keyId) => authentication.keyEnded(keyId, "revoked"),
         send: (message) => {
+          if (closingWith !== undefined) return
           if (!droppable(message)) return reply(message)
           // the queue slides: when it is full the oldest broadcast goes
           if (Queue.isFullUnsafe(broadcasts)) Effect.runSyncWith(context)(Metric.update(websocketDropped, 1))
@@ -120,19 +145,23 @@ export const makeSession = Effect.gen(function*() {
       })
       yield* Effect.forkScoped(Effect.forever(drained.pipe(Effect.andThen(Queue.take(broadcasts)), Effect.flatMap(write))))
 
-      reply({ type: "welcome", connectionId: id, version, authRequired: requireKey, authenticated: identity !== undefined })
-      if (identity === undefined) {
-        yield* Effect.sleep(settings.authTimeout).pipe(
-          Effect.andThen(Effect.sync(() => identity === undefined && close(CloseCode.Unauthenticated, "not authenticated in time"))),
-          Effect.forkScoped
-        )
+      // the HTTP edge refuses blocked addresses too, but the session does not rely on it
+      if (!authentication.refused()) {
+        reply({ type: "welcome", connectionId: id, version, authRequired: requireKey, authenticated: authentication.identity() !== undefined })
+        if (authentication.identity() === undefined) {
+          yield* Effect.sleep(settings.authTimeout).pipe(
+            Effect.andThen(Effect.sync(() => authentication.identity() === undefined && close(CloseCode.Unauthenticated, "not authenticated in time"))),
+            Effect.forkScoped
+          )
+        }
       }
+      // each heartbeat also applies the address guard to a connection that only answers pings
       yield* Effect.sleep(settings.heartbeatInterval).pipe(
-        Effect.andThen(Effect.sync(() =>
-          Date.now() - lastSeen > 2 * settings.heartbeatInterval
-            ? close(CloseCode.HeartbeatMissed, "no answer to the heartbeat")
-            : reply({ type: "ping" })
-        )),
+        Effect.andThen(Effect.sync(() => {
+          if (closingWith !== undefined || authentication.refused()) return
+          if (Date.now() - lastSeen > 2 * settings.heartbeatInterval) close(CloseCode.HeartbeatMissed, "no answer to the heartbeat")
+          else reply({ type: "ping" })
+        })),
         Effect.forever,
         Effect.forkScoped
       )
@@ -146,40 +175,27 @@ export const makeSession = Effect.gen(function*() {
           })
         )
 
-      const caller = (who: Identity): Caller => ({ transport: "websocket", ...who, ...(initial.ip === undefined ? {} : { ip: initial.ip }) })
+      const caller = (who: Identity): Caller => ({ transport: "websocket", ...who, ip })
 
+      // a revoked or expired key closes the connection through KeyWatch (sessionAuth.ts), not here
       const handle = (message: ClientMessage): Effect.Effect<void, never, Scope.Scope> => {
-        if (identity === undefined && message.type !== "auth" && message.type !== "ping" && message.type !== "pong") {
-          return invalid("unauthenticated", "Authenticate first: {\"type\":\"auth\",\"apiKey\":\"mcp_...\"}", "id" in message ? message.id : undefined)
+        switch (message.type) {
+          case "auth":
+            return authentication.authenticate(message.apiKey)
+          case "ping":
+            return Effect.sync(() => reply(message.id === undefined ? { type: "pong" } : { type: "pong", id: message.id }))
+          case "pong":
+            return Effect.void
         }
-        const who = identity ?? initial
-        if (message.type !== "auth" && message.type !== "ping" && message.type !== "pong" && who.keyId !== undefined) {
-          // a key revoked or expired while the connection is open stops working at once, as over HTTP
-          const keyId = who.keyId
-          return keys.get(keyId).pipe(
-            Effect.orElseSucceed(() => undefined),
-            Effect.flatMap((record) =>
-              record === undefined || record.revokedAt !== null || (record.expiresAt !== null && Date.parse(record.expiresAt) <= Date.now())
-                ? Effect.sync(() => close(CloseCode.Unauthenticated, "the API key is no longer valid"))
-                : serve(message, who)
-            )
-          )
+        const who = authentication.identity()
+        if (who === undefined) {
+          return invalid("unauthenticated", "Authenticate first: {\"type\":\"auth\",\"apiKey\":\"mcp_...\"}", "id" in message ? message.id : undefined)
         }
         return serve(message, who)
       }
 
-      const serve = (message: ClientMessage, who: Identity): Effect.Effect<void, never, Scope.Scope> => {
+      const serve = (message: Request, who: Identity): Effect.Effect<void, never, Scope.Scope> => {
         switch (message.type) {
-          case "auth":
-            return auth.authenticate(message.apiKey, initial.ip ?? "unknown").pipe(
-              Effect.match({
-                onSuccess: (proved) => {
-                  identity = proved
-                  reply({ type: "auth_ok", keyName: proved.keyName ?? "anonymous", permissions: proved.permissions })
-                },
-                onFailure: (error) => fail("unauthenticated", error.message)
-              })
-            )
           case "subscribe":
           case "subscribe_metrics": {
             const room = message.type === "subscribe" ? message.room : "metrics"
@@ -201,7 +217,7 @@ export const makeSession = Effect.gen(function*() {
             const done = (outcome: { result: unknown } | { error: { code: ErrorCode; message: string } }) =>
               reply({ type: "tool_executed", id: message.id, toolName: message.toolName, ...outcome, durationMs: Math.round(performance.now() - started) })
             // each call runs on its own in the connection's scope: closing the socket interrupts it
-            return limits.consume({ ...who, ip: initial.ip ?? "unknown" }).pipe(
+            return limits.consume({ ...who, ip }).pipe(
               Effect.andThen(router.call(caller(who), message.toolName, message.arguments ?? {})),
               Effect.match({
                 onSuccess: (output) => done({ result: toCallToolResult(output) }),
@@ -238,21 +254,21 @@ export const makeSession = Effect.gen(function*() {
                     audit.record({ actor: who.keyId ?? "anonymous", action: `key.${message.action}`, target, outcome: "ok", details: { transport: "websocket" } })
                   }
                   reply({ type: "api_key", ...(message.id === undefined ? {} : { id: message.id }), action: message.action, result })
+                  // connections on a key revoked here close at once, before anything else they send is served
+                  if (message.action === "revoke") hub.keyRevoked(message.keyId!)
                 },
                 onFailure: (error) =>
                   fail(socketErrorCode(error._tag), error.message, message.id)
               })
             )
-          case "ping":
-            return Effect.sync(() => reply(message.id === undefined ? { type: "pong" } : { type: "pong", id: message.id }))
-          case "pong":
-            return Effect.void
         }
       }
 
       for (;;) {
         const frames = yield* reader.pull
         for (const frame of frames) {
+          // a closing connection serves nothing more; a refused address is closed at its next message
+          if (closingWith !== undefined || authentication.refused()) break
           lastSeen = Date.now()
           const text = typeof frame === "string" ? frame : textDecoder.decode(frame)
           let parsed: unknown

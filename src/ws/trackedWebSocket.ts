@@ -9,8 +9,12 @@ import { WebSocket } from "ws"
 const bySocket = new WeakMap<Socket, TrackedWebSocket>()
 
 export class TrackedWebSocket extends WebSocket {
+  /** The TCP peer's address, for a session that was given no client address by the HTTP edge. */
+  peerAddress: string | undefined = undefined
+
   setSocket(socket: Socket, head: Buffer, options: object): void {
     bySocket.set(socket, this)
+    this.peerAddress = socket.remoteAddress
     // ws declares setSocket internally; its signature is not part of the public typings
     ;(WebSocket.prototype as unknown as { setSocket: (s: Socket, h: Buffer, o: object) => void }).setSocket.call(this, socket, head, options)
   }

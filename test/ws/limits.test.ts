@@ -11,6 +11,7 @@ import {
   connect,
   eventually,
   getText,
+  metricValue,
   open,
   openMany,
   stall,
@@ -24,11 +25,6 @@ cleanupAfterEach()
 
 /** Rate limits out of the way: these tests open many connections and make many calls. */
 const unlimited = { security: { maxRequestsPerMinute: 1_000_000, maxRequestsPerHour: 1_000_000 } }
-
-const metricValue = (text: string, name: string, labels = "") => {
-  const line = text.split("\n").find((l) => l.startsWith(name) && labels.split(",").every((label) => l.includes(label)))
-  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(" ") + 1))
-}
 
 describe("maxConnections", () => {
   it("the connection past maxConnections is closed with 1013; the others stay open", async () => {

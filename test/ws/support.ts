@@ -40,6 +40,12 @@ export const start = async (config: Record<string, any> = {}, options: { secure?
   return server
 }
 
+/** Closes `server` after the test, like those `start` makes. */
+export const closeAfterTest = (server: RunningServer) => {
+  servers.push(server)
+  return server
+}
+
 /**
  * Closes a server within a bound, for a test that leaves it unable to shut down (a bug it shows): the
  * server is left behind rather than hanging the cleanup. Answers whether it closed.
@@ -189,20 +195,42 @@ export const subscribe = async (client: Client, room: string) => {
 export const openMany = (server: RunningServer, count: number, key?: string) => Promise.all(Array.from({ length: count }, () => open(server, key)))
 
 /** security.createApiKey over POST /config with the admin key; answers `{ key, id, ... }`. */
-export const createKey = async (server: RunningServer, name: string, permissions: ReadonlyArray<string>) => {
+export const createKey = async (
+  server: RunningServer,
+  name: string,
+  permissions: ReadonlyArray<string>,
+  extra: { readonly expiresAt?: string } = {}
+) => {
   const response = await fetch(`${server.url}/config`, {
     method: "POST",
     headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN}` },
-    body: JSON.stringify({ "security.createApiKey": { name, permissions } }),
+    body: JSON.stringify({ "security.createApiKey": { name, permissions, ...extra } }),
     signal: AbortSignal.timeout(WAIT_MS)
   })
   if (response.status !== 201) throw new Error(`createApiKey answered ${response.status}: ${await response.text()}`)
   return (await response.json()) as { key: string; id: string; [field: string]: unknown }
 }
 
-export const getText = async (server: RunningServer, route: string, key?: string) => {
+/** security.revokeApiKey over POST /config with the admin key. */
+export const revokeKey = async (server: RunningServer, id: string) => {
+  const response = await fetch(`${server.url}/config`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN}` },
+    body: JSON.stringify({ "security.revokeApiKey": { id } }),
+    signal: AbortSignal.timeout(WAIT_MS)
+  })
+  if (response.status !== 200) throw new Error(`revokeApiKey answered ${response.status}: ${await response.text()}`)
+}
+
+/** The value of a Prometheus sample whose line starts with `name` and contains every `labels` part; undefined when absent. */
+export const metricValue = (text: string, name: string, labels = "") => {
+  const line = text.split("\n").find((l) => l.startsWith(name) && labels.split(",").every((label) => l.includes(label)))
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(" ") + 1))
+}
+
+export const getText = async (server: RunningServer, route: string, key?: string, headers: Record<string, string> = {}) => {
   const response = await fetch(`${server.url}${route}`, {
-    headers: key === undefined ? {} : { authorization: `Bearer ${key}` },
+    headers: { ...(key === undefined ? {} : { authorization: `Bearer ${key}` }), ...headers },
     signal: AbortSignal.timeout(WAIT_MS)
   })
   return { status: response.status, text: await response.text() }
