@@ -3,8 +3,9 @@
  * validation that start-up uses, so an update is applied whole or not at all.
  */
 import { Context, Effect, Layer, Schema, Stream, SubscriptionRef } from "effect"
+import * as path from "node:path"
 import { ConfigError } from "./ConfigError.ts"
-import { loadConfig, setPath, validateConfig } from "./load.ts"
+import { loadConfigWithFiles, setPath, validateConfig } from "./load.ts"
 import { RouterConfig } from "./schema.ts"
 
 const encodeConfig = Schema.encodeSync(RouterConfig)
@@ -22,9 +23,14 @@ export class AppConfig extends Context.Service<AppConfig, {
   ) => Effect.Effect<RouterConfig, ConfigError>
   /** The configuration now, then every applied change. */
   readonly changes: Stream.Stream<RouterConfig>
+  /**
+   * Absolute paths of the files the configuration was read from (the config file, a secret file named
+   * by MCP_ADMIN_KEY_FILE); empty when it was given as input. The tools never reach them.
+   */
+  readonly files: ReadonlyArray<string>
 }>()("mcp-router/config/AppConfig") {
   /** A service holding a configuration that was already validated. */
-  static readonly make = (initial: RouterConfig, cwd: string) =>
+  static readonly make = (initial: RouterConfig, cwd: string, files: ReadonlyArray<string> = []) =>
     Effect.gen(function*() {
       const ref = yield* SubscriptionRef.make(initial)
       return AppConfig.of({
@@ -40,7 +46,8 @@ export class AppConfig extends Context.Service<AppConfig, {
             if (options?.dryRun !== true) yield* SubscriptionRef.set(ref, next)
             return next
           }),
-        changes: SubscriptionRef.changes(ref)
+        changes: SubscriptionRef.changes(ref),
+        files
       })
     })
 
@@ -50,15 +57,25 @@ export class AppConfig extends Context.Service<AppConfig, {
       AppConfig,
       Effect.gen(function*() {
         const cwd = process.cwd()
-        const config = yield* loadConfig({ env: process.env, cwd, file: options.file })
-        return yield* AppConfig.make(config, cwd)
+        const { config, files } = yield* loadConfigWithFiles({ env: process.env, cwd, file: options.file })
+        return yield* AppConfig.make(config, cwd, files)
       })
     )
 
-  /** A configuration given as input (file form); for tests and embedding. */
-  static readonly layerFromInput = (input: unknown, cwd: string = process.cwd()) =>
+  /**
+   * A configuration given as input (file form); for tests and embedding. `files` names the files it came
+   * from, when an embedder read it from some, so the tools refuse them too.
+   */
+  static readonly layerFromInput = (
+    input: unknown,
+    cwd: string = process.cwd(),
+    options: { readonly files?: ReadonlyArray<string> } = {}
+  ) =>
     Layer.effect(
       AppConfig,
-      Effect.flatMap(validateConfig(input, "input", cwd), (config) => AppConfig.make(config, cwd))
+      Effect.flatMap(
+        validateConfig(input, "input", cwd, new Map(), { createWorkingDir: true }),
+        (config) => AppConfig.make(config, cwd, (options.files ?? []).map((file) => path.resolve(cwd, file)))
+      )
     )
 }

@@ -86,8 +86,22 @@ const parseEnvValue = (raw: string, kind: EnvKind): { ok: true; value: unknown }
   }
 }
 
+export interface ValidateOptions {
+  /**
+   * Create `tools.workingDir` (with its parents) when it does not exist: at start-up. A runtime update
+   * never creates folders, it must name an existing one.
+   */
+  readonly createWorkingDir?: boolean
+}
+
 /** Checks a merged input against the Schema, then the facts the Schema cannot see (folders exist). */
-export const validateConfig = (input: unknown, source: string, cwd: string, origins: ReadonlyMap<string, string> = new Map()) =>
+export const validateConfig = (
+  input: unknown,
+  source: string,
+  cwd: string,
+  origins: ReadonlyMap<string, string> = new Map(),
+  options: ValidateOptions = {}
+) =>
   Effect.gen(function*() {
     const exit = decodeStrict(input)
     if (exit._tag === "Failure") {
@@ -107,9 +121,23 @@ export const validateConfig = (input: unknown, source: string, cwd: string, orig
     }
     const config = exit.value
     const workingDir = path.resolve(cwd, config.tools.workingDir)
-    const stat = fs.statSync(workingDir, { throwIfNoEntry: false })
+    const from = origins.has("tools.workingDir") ? ` (from ${origins.get("tools.workingDir")})` : ""
+    let stat = fs.statSync(workingDir, { throwIfNoEntry: false })
+    if (stat === undefined && options.createWorkingDir === true) {
+      // the dedicated workspace is made on first start; a path that exists as something else is still an error
+      stat = yield* Effect.try({
+        try: () => {
+          fs.mkdirSync(workingDir, { recursive: true })
+          return fs.statSync(workingDir)
+        },
+        catch: (e) =>
+          new ConfigError({
+            source,
+            problems: [`tools.workingDir${from}: cannot create the folder ${workingDir}: ${(e as Error).message}`]
+          })
+      })
+    }
     if (!stat?.isDirectory()) {
-      const from = origins.has("tools.workingDir") ? ` (from ${origins.get("tools.workingDir")})` : ""
       return yield* new ConfigError({
         source,
         problems: [`tools.workingDir${from}: expected an existing folder, got ${show(config.tools.workingDir)} (${workingDir} ${stat ? "is not a folder" : "does not exist"})`]
@@ -152,13 +180,24 @@ export interface LoadOptions {
   readonly file?: string | undefined
 }
 
-/** Loads and validates the configuration from file and environment. */
-export const loadConfig = (options: LoadOptions) =>
+/** A validated configuration and the files it was read from. */
+export interface LoadedConfig {
+  readonly config: RouterConfig
+  /**
+   * Absolute paths of the files actually read: the config file (when it exists) and a secret file named
+   * by an environment variable (MCP_ADMIN_KEY_FILE). The tools never reach them.
+   */
+  readonly files: ReadonlyArray<string>
+}
+
+/** Loads and validates the configuration from file and environment, telling which files it read. */
+export const loadConfigWithFiles = (options: LoadOptions) =>
   Effect.gen(function*() {
     // an empty MCP_CONFIG is unset, like every other MCP_* variable
     const named = options.file ?? (options.env["MCP_CONFIG"] || undefined)
     const file = path.resolve(options.cwd, named ?? "config/mcp-router.json")
     const fromFile = yield* readConfigFile(file, named !== undefined)
+    const files: Array<string> = fs.existsSync(file) ? [file] : []
     const merged: Record<string, unknown> = structuredClone(fromFile)
     const origins = new Map<string, string>()
     const envProblems: Array<string> = []
@@ -170,16 +209,20 @@ export const loadConfig = (options: LoadOptions) =>
         envProblems.push(`${variable.path} (from ${variable.name}): expected ${parsed.expected}, got ${show(raw)}`)
         continue
       }
+      if (variable.kind === "file") files.push(path.resolve(options.cwd, raw.trim()))
       setPath(merged, variable.path, parsed.value)
       origins.set(variable.path, variable.name)
     }
     const shownFile = file.startsWith(options.cwd + path.sep) ? path.relative(options.cwd, file) : file
     const source = fs.existsSync(file) ? `${shownFile} and environment` : "defaults and environment"
-    const validated = validateConfig(merged, source, options.cwd, origins)
-    if (envProblems.length === 0) return yield* validated
+    const validated = validateConfig(merged, source, options.cwd, origins, { createWorkingDir: true })
+    if (envProblems.length === 0) return { config: yield* validated, files } satisfies LoadedConfig
     // report the environment's problems together with the file's
     const fileProblems = yield* validated.pipe(Effect.match({ onSuccess: () => [], onFailure: (e) => e.problems }))
     return yield* new ConfigError({ source, problems: [...envProblems, ...fileProblems] })
   })
+
+/** Loads and validates the configuration from file and environment. */
+export const loadConfig = (options: LoadOptions) => Effect.map(loadConfigWithFiles(options), (loaded) => loaded.config)
 
 export type { RouterConfigInput }

@@ -121,11 +121,17 @@ export const ToolsConfig = Schema.Struct({
     described(Schema.Boolean, "Offer tools that write or run programs; false offers only read-only file tools"),
     true
   ),
-  workingDir: withDefault(described(Name, "Every tool path is confined to this folder"), "."),
+  workingDir: withDefault(
+    described(
+      Name,
+      "Every tool path is confined to this folder (created at start-up when missing); the router's own data, configuration, logs and install folder are refused inside it"
+    ),
+    "workspace"
+  ),
   timeout: withDefault(described(Millis, "Longest time one tool call may run, in ms"), 30_000),
   allowedCommands: withDefault(
     described(Schema.Array(Name), "Programs execute_command may run, by exact name"),
-    ["ls", "cat", "head", "tail", "grep", "find", "git", "docker", "curl", "ping"]
+    ["ls", "cat", "head", "tail", "grep", "find", "git", "docker"]
   ),
   maxOutputBytes: withDefault(described(Bytes, "Cap on a tool's output stream, in bytes"), 1024 * 1024),
   maxReadBytes: withDefault(described(Bytes, "Largest file read_file returns, in bytes"), 5 * 1024 * 1024),

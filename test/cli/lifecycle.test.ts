@@ -23,13 +23,17 @@ const tempDir = () => {
   return dir
 }
 
-/** Starts `serve` on a free port and resolves with its URL once it listens (bounded). */
+/**
+ * Starts `serve` on a free port and resolves with its URL once it listens (bounded). The working folder
+ * (dir/work, created on start) and the data dir (dir/.data) are siblings: a working folder holding the data
+ * dir would have execute_command refuse to run in it.
+ */
 const serve = (dir: string, env: Record<string, string> = {}) =>
   new Promise<{ readonly child: ChildProcessWithoutNullStreams; readonly url: string; readonly exited: Promise<number | null> }>((resolve, reject) => {
     const base = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("MCP_")))
     const child = spawn(nodeBin, ["src/main.ts", "serve"], {
       cwd: root,
-      env: { ...base, MCP_PORT: "0", MCP_HOST: "127.0.0.1", MCP_WORKING_DIR: dir, MCP_DATA_DIR: path.join(dir, ".data"), MCP_ADMIN_KEY: adminKey, MCP_LOG_CONSOLE: "true", ...env }
+      env: { ...base, MCP_PORT: "0", MCP_HOST: "127.0.0.1", MCP_WORKING_DIR: path.join(dir, "work"), MCP_DATA_DIR: path.join(dir, ".data"), MCP_ADMIN_KEY: adminKey, MCP_LOG_CONSOLE: "true", ...env }
     })
     children.push(child)
     const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)))

@@ -55,7 +55,8 @@ describe("AppConfig.update", () => {
       expect(yield* config.get).toEqual(next)
       expect(config.current().server.host).toBe("0.0.0.0")
       expect(config.current().security.adminKey).toBe("admin-secret")
-      expect(config.current().tools.workingDir).toBe(cwd)
+      // the default working folder, created on start
+      expect(config.current().tools.workingDir).toBe(path.join(cwd, "workspace"))
     }))
 
   it.effect("replaces a whole section given by its top-level key, filling its defaults", () =>
@@ -100,7 +101,9 @@ describe("AppConfig.update", () => {
       const error = yield* failedUpdate(config, { "tools.workingDir": "no-such-folder" })
       expect(error.problems).toHaveLength(1)
       expect(error.problems[0]).toMatch(/^tools\.workingDir: expected an existing folder, got "no-such-folder"/)
-      expect(config.current().tools.workingDir).toBe(cwd)
+      // an update never creates folders (only start-up creates the working folder)
+      expect(fs.existsSync(path.join(cwd, "no-such-folder"))).toBe(false)
+      expect(config.current().tools.workingDir).toBe(path.join(cwd, "workspace"))
     }))
 
   it.effect("dryRun validates and returns the result without applying it", () =>

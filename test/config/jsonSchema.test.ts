@@ -93,6 +93,7 @@ describe("config/mcp-router.json", () => {
     const config = await Effect.runPromise(loadConfig({ env: {}, cwd: root, file: "config/mcp-router.json" }))
     expect(config.server.port).toBe(3001)
     expect(config.security.allowedOrigins).toEqual(["http://localhost:6274"])
-    expect(config.tools.workingDir).toBe(fs.realpathSync(root))
+    // the shipped configuration uses a dedicated workspace folder, created on first start
+    expect(config.tools.workingDir).toBe(path.join(fs.realpathSync(root), "workspace"))
   })
 })

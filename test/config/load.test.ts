@@ -50,8 +50,10 @@ describe("loadConfig: sources and precedence", () => {
     expect(config.security.adminKey).toBeUndefined()
     expect(config.tools.timeout).toBe(30_000)
     expect(config.tools.maxOutputBytes).toBe(1_048_576)
-    expect(config.tools.allowedCommands).toEqual(["ls", "cat", "head", "tail", "grep", "find", "git", "docker", "curl", "ping"])
-    expect(config.tools.workingDir).toBe(cwd)
+    expect(config.tools.allowedCommands).toEqual(["ls", "cat", "head", "tail", "grep", "find", "git", "docker"])
+    // a dedicated working folder, created on first start
+    expect(config.tools.workingDir).toBe(path.join(cwd, "workspace"))
+    expect(fs.statSync(path.join(cwd, "workspace")).isDirectory()).toBe(true)
     expect(config.logging.logDir).toBe(path.join(cwd, "logs"))
   })
 
@@ -237,12 +239,21 @@ describe("loadConfig: environment and workingDir problems", () => {
     ])
   })
 
-  it("rejects a workingDir that does not exist", async () => {
-    const cwd = makeCwd({ tools: { workingDir: "missing" } })
+  it("creates a workingDir that does not exist, with its parents", async () => {
+    const cwd = makeCwd({ tools: { workingDir: "missing/deeper" } })
+    const config = await load(cwd)
+    expect(config.tools.workingDir).toBe(path.join(cwd, "missing", "deeper"))
+    expect(fs.statSync(path.join(cwd, "missing", "deeper")).isDirectory()).toBe(true)
+  })
+
+  it("rejects a workingDir that cannot be created, naming the folder and the cause", async () => {
+    const cwd = makeCwd({ tools: { workingDir: "plain.txt/inner" } })
+    writeFile(cwd, "plain.txt", "not a folder")
     const error = await loadError(cwd)
-    expect(error.problems).toEqual([
-      `tools.workingDir: expected an existing folder, got "missing" (${path.join(cwd, "missing")} does not exist)`
-    ])
+    expect(error.problems).toHaveLength(1)
+    expect(error.problems[0]).toMatch(/^tools\.workingDir: cannot create the folder /)
+    expect(error.problems[0]).toContain(path.join(cwd, "plain.txt", "inner"))
+    expect(error.problems[0]).toMatch(/ENOTDIR|EEXIST/)
   })
 
   it("rejects a workingDir that is a file, naming MCP_WORKING_DIR when it came from there", async () => {

@@ -19,6 +19,8 @@ beforeEach(() => {
 afterEach(() => fx.cleanup())
 
 const run = (root: string, args: Record<string, unknown>) => execute(root, args, { timeout: 5_000 })
+/** curl is not allowed by default: these tests allow it explicitly. */
+const runCurl = (root: string, args: Record<string, unknown>) => execute(root, args, { timeout: 5_000, allowedCommands: ["curl"] })
 const gitIn = (cwd: string, ...args: ReadonlyArray<string>) => run(fx.root, { command: "git", args, cwd })
 
 /** Files a hostile configuration created in the outside folder (only secret.txt belongs there). */
@@ -160,7 +162,7 @@ describe("git and curl options that run programs or read files", () => {
   it.live("curl -Kfile cannot read a file outside through a file:// URL", () =>
     Effect.gen(function*() {
       put(fx.root, "opts.txt", `url = "file://${fx.secret}"\n`)
-      const output = yield* run(fx.root, { command: "curl", args: ["-sKopts.txt"] })
+      const output = yield* runCurl(fx.root, { command: "curl", args: ["-sKopts.txt"] })
       assert.notInclude(textOf(output), secretText)
       assert.isTrue(output.isError)
     }))
@@ -168,7 +170,7 @@ describe("git and curl options that run programs or read files", () => {
   it.live("curl -K opts.txt (separate value) is refused", () =>
     Effect.gen(function*() {
       put(fx.root, "opts.txt", `url = "file://${fx.secret}"\n`)
-      const output = yield* run(fx.root, { command: "curl", args: ["-s", "-K", "opts.txt"] })
+      const output = yield* runCurl(fx.root, { command: "curl", args: ["-s", "-K", "opts.txt"] })
       assert.isTrue(output.isError)
       assert.strictEqual(textOf(output), "curl -K is refused: it reads options from a file")
     }))
