@@ -32,7 +32,12 @@ export const ServerConfig = Schema.Struct({
   port: withDefault(described(Port, "TCP port of the HTTP server; 0 picks a free one"), 3001),
   host: withDefault(described(Name, "Interface to bind; 127.0.0.1 keeps the router local"), "0.0.0.0"),
   timeout: withDefault(described(Millis, "Longest time one HTTP request may take, in ms"), 60_000),
-  shutdownTimeout: withDefault(described(Millis, "How long in-flight calls may finish on SIGINT/SIGTERM, in ms"), 10_000)
+  shutdownTimeout: withDefault(described(Millis, "How long in-flight calls may finish on SIGINT/SIGTERM, in ms"), 10_000),
+  headersTimeout: withDefault(described(Millis, "How long a client may take to send a request's headers, in ms; then the connection is closed"), 10_000),
+  requestTimeout: withDefault(
+    described(Millis, "How long a client may take to send a whole request (headers and body), in ms; then it gets 408 and the connection is closed"),
+    30_000
+  )
 })
 
 export const AuthFailureLimit = Schema.Struct({
@@ -47,8 +52,26 @@ export const AuthFailureLimit = Schema.Struct({
 export const SecurityConfig = Schema.Struct({
   requireApiKey: withDefault(described(Schema.Boolean, "Require an API key on every non-health endpoint"), true),
   adminKey: Schema.optionalKey(described(Name, "Bootstrap admin API key (prefer MCP_ADMIN_KEY)")),
-  maxRequestsPerMinute: withDefault(Count, 100),
-  maxRequestsPerHour: withDefault(Count, 1000),
+  maxRequestsPerMinute: withDefault(
+    described(Count, "Tool calls (and other API requests) per minute, per key or, when anonymous, per client address; a key's ratePerMinute overrides it"),
+    100
+  ),
+  maxRequestsPerHour: withDefault(
+    described(Count, "Tool calls (and other API requests) per hour, per key or, when anonymous, per client address; a key's ratePerHour overrides it"),
+    1000
+  ),
+  adminRequestsPerMinute: withDefault(
+    described(Count, "Per-minute limit of keys holding admin or * (instead of maxRequestsPerMinute) unless the key has its own ratePerMinute"),
+    1000
+  ),
+  adminRequestsPerHour: withDefault(
+    described(Count, "Per-hour limit of keys holding admin or * (instead of maxRequestsPerHour) unless the key has its own ratePerHour"),
+    20_000
+  ),
+  maxBatchSize: withDefault(
+    described(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 10_000 })), "Most messages one JSON-RPC batch may hold (at /api/mcp/jsonrpc and /mcp); each tools/call in it counts against the rate limit"),
+    100
+  ),
   allowedOrigins: withDefault(
     described(Schema.Array(Name), "Browser origins allowed by CORS and on /mcp; \"*\" must be chosen explicitly"),
     []
@@ -207,6 +230,15 @@ export const WebSocketConfig = Schema.Struct({
   maxInvalidMessagesPerMinute: withDefault(described(Count, "Invalid messages a connection may send per minute before it is closed (4429)"), 30)
 })
 
+export const McpConfig = Schema.Struct({
+  maxSessions: withDefault(described(Count, "Open MCP sessions at /mcp at most, all keys together; an initialize past it gets 503"), 10_000),
+  maxSessionsPerKey: withDefault(described(Count, "Open MCP sessions at most per key (per client address when anonymous); an initialize past it gets 429"), 100),
+  sessionIdleTimeout: withDefault(
+    described(Millis, "A session not used for this long, in ms, is ended; its next request gets 404 and the client starts a new one"),
+    30 * 60_000
+  )
+})
+
 const StdioTransport = Schema.Struct({
   type: Schema.Literal("stdio"),
   command: described(Name, "Program that serves MCP on stdin/stdout"),
@@ -243,6 +275,7 @@ export const RouterConfig = Schema.Struct({
   tools: withDefault(ToolsConfig, {}),
   monitoring: withDefault(MonitoringConfig, {}),
   websocket: withDefault(WebSocketConfig, {}),
+  mcp: withDefault(McpConfig, {}),
   storage: withDefault(StorageConfig, {}),
   upstreams: withDefault(described(Schema.Array(UpstreamConfig), "MCP servers whose tools the router offers under <prefix>__<tool>"), [])
 }).check(Schema.makeFilter((config: { readonly upstreams: ReadonlyArray<{ readonly name: string }> }) => {

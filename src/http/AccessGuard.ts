@@ -10,8 +10,8 @@ import * as ByteSize from "effect/ByteSize"
 import { HttpBody, HttpIncomingMessage, HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { AppConfig } from "../config/AppConfig.ts"
 import type { Caller } from "../router/Caller.ts"
-import { CurrentCaller } from "../router/CurrentCaller.ts"
-import { edgeErrorBody, edgeErrorWire } from "../router/wire.ts"
+import { CurrentCaller, InternalRequest } from "../router/CurrentCaller.ts"
+import { edgeErrorWire } from "../router/wire.ts"
 import { Auth, credentialFrom, type Identity } from "../security/Auth.ts"
 import { IpGuard } from "../security/IpGuard.ts"
 import { type KeyEnd, KeyWatch } from "../security/KeyWatch.ts"
@@ -20,7 +20,7 @@ import { AddressBlocked, type EdgeError, PayloadTooLarge, Unauthenticated } from
 import { SecurityStats } from "../security/SecurityStats.ts"
 import { type Access, type DeclaredRoute, describeAccess } from "./access.ts"
 import { MatchedRoute } from "./edge.ts"
-import { errorResponse } from "./jsonResponse.ts"
+import { errorResponse, refusalResponse } from "./jsonResponse.ts"
 import { originCheck } from "./origins.ts"
 
 const allowedHeaders = "authorization, content-type, x-api-key, mcp-session-id, mcp-protocol-version, last-event-id"
@@ -28,6 +28,8 @@ const exposedHeaders = "mcp-session-id, mcp-protocol-version, retry-after, ratel
 
 type Method = HttpRouter.Route<never, never>["method"]
 type Handler<E, R> = Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
+/** A handler may answer with a refusal; it is written in the route's wire format like the guard's own. */
+type Guarded<E, R> = Effect.Effect<HttpServerResponse.HttpServerResponse | EdgeError, E, R>
 
 const isBodyTooLarge = (error: unknown) => {
   const reason = (error as { readonly _tag?: string; readonly reason?: { readonly _tag?: string; readonly reason?: string } })
@@ -54,7 +56,7 @@ export class AccessGuard extends Context.Service<AccessGuard, {
   /** A route whose handler runs only for callers its access admits; it is added to the route table. */
   readonly route: <E, R>(method: Method, path: `/${string}` | "*", access: Access, handler: Handler<E, R>) => HttpRouter.Route<never, Exclude<R, CurrentCaller>>
   /** Guards the routes a Layer registers itself (effect's MCP transport), declared here as `method path`. */
-  readonly middleware: (method: Method, path: string, access: Access) => <E, R>(handler: Handler<E, R>) => Handler<never, Exclude<R, CurrentCaller>>
+  readonly middleware: (method: Method, path: string, access: Access) => <E, R>(handler: Guarded<E, R>) => Handler<never, Exclude<R, CurrentCaller>>
   /** Every route declared so far, with its access in words. */
   readonly routes: () => ReadonlyArray<DeclaredRoute>
 }>()("mcp-router/http/AccessGuard") {
@@ -69,21 +71,21 @@ export class AccessGuard extends Context.Service<AccessGuard, {
       const keyWatch = yield* KeyWatch
       const declared: Array<DeclaredRoute> = []
 
-      const guard = <E, R>(label: string, access: Access, handle: Handler<E, R>): Handler<never, Exclude<R, CurrentCaller>> =>
+      const guard = <E, R>(label: string, access: Access, handle: Guarded<E, R>): Handler<never, Exclude<R, CurrentCaller>> =>
         Effect.gen(function*() {
+          const internal = yield* Effect.serviceOption(InternalRequest)
+          if (Option.isSome(internal)) {
+            const answer = yield* Effect.provideService(handle, CurrentCaller, internal.value).pipe(Effect.orDie)
+            return HttpServerResponse.isHttpServerResponse(answer) ? answer : HttpServerResponse.empty({ status: edgeErrorWire(answer).status })
+          }
           const request = yield* HttpServerRequest.HttpServerRequest
           const matched = yield* Effect.serviceOption(MatchedRoute)
           if (Option.isSome(matched)) matched.value.path = label
           const security = config.current().security
           const headers = request.headers
           const closeAfter = hasBody(headers) ? { connection: "close" } : {}
-          const refuse = (error: EdgeError, extra: Record<string, string> = {}) => {
-            const wire = edgeErrorWire(error)
-            return HttpServerResponse.jsonUnsafe(edgeErrorBody(error, access.wire === "jsonrpc"), {
-              status: wire.status,
-              headers: { ...wire.headers, ...closeAfter, ...extra }
-            })
-          }
+          const refuse = (error: EdgeError, extra: Record<string, string> = {}) =>
+            refusalResponse(error, access.wire === "jsonrpc", { ...closeAfter, ...extra })
 
           // 1. addresses refused before anything else runs
           const ip = ipGuard.clientIp(Option.getOrElse(request.remoteAddress, () => "unknown"), headers["x-forwarded-for"])
@@ -147,6 +149,7 @@ export class AccessGuard extends Context.Service<AccessGuard, {
             ? request
             : request.modify({ headers: Object.fromEntries(Object.entries(headers).filter(([name]) => name !== "origin")) as typeof headers })
           const served = handle.pipe(
+            Effect.map((answer) => (HttpServerResponse.isHttpServerResponse(answer) ? answer : refuse(answer, cors))),
             Effect.provideService(CurrentCaller, caller),
             Effect.provideService(HttpServerRequest.HttpServerRequest, forwarded),
             Effect.provideService(HttpIncomingMessage.MaxBodySize, maxBodySize),

@@ -12,6 +12,9 @@ import { serverName, version } from "../version.ts"
 import { AdminRoutes } from "./adminRoutes.ts"
 import { type Access, jsonRpcAccess, keyAccess, mcpAccess, readAccess } from "./access.ts"
 import { AccessGuard } from "./AccessGuard.ts"
+import { McpSessions } from "../mcp/McpSessions.ts"
+import { InternalRequest } from "../router/CurrentCaller.ts"
+import type { EdgeError } from "../security/SecurityErrors.ts"
 import { EdgeMetrics } from "./edge.ts"
 import { JsonRpcRoute } from "./jsonRpcRoute.ts"
 import { HealthRoutes } from "./healthRoutes.ts"
@@ -22,6 +25,21 @@ import { UpstreamRoutes } from "./upstreamRoutes.ts"
 import { WsRoute } from "./wsRoute.ts"
 import { TrackedWebSocket } from "../ws/trackedWebSocket.ts"
 import { WsHub } from "../ws/WsHub.ts"
+
+/** Routes that register themselves get their access from a route middleware, declared here. */
+function guardedBy(method: "*" | "POST", path: string, access: Access, inner: (handler: Unhandled) => Effect.Effect<HttpServerResponse.HttpServerResponse | EdgeError, Types.unhandled> = (handler) => handler) {
+  return HttpRouter.middleware(Effect.gen(function*() {
+    const guard = (yield* AccessGuard).middleware(method, path, access)
+    // the guard answers every failure itself; the router's types want the unhandled channel kept
+    return (handler: Unhandled) => guard(inner(handler)) as Unhandled
+  })).layer
+}
+type Unhandled = Effect.Effect<HttpServerResponse.HttpServerResponse, Types.unhandled>
+
+/** /mcp: the key's access, then its sessions (McpSessions). */
+const McpGuard = Layer.unwrap(McpSessions.use((sessions) =>
+  Effect.succeed(guardedBy("*", "/mcp", mcpAccess, (handler) => sessions.serve(handler) as Effect.Effect<HttpServerResponse.HttpServerResponse | EdgeError, Types.unhandled>))
+))
 
 const McpRoute = Layer.unwrap(
   AppConfig.use((config) => Effect.succeed(
@@ -35,17 +53,23 @@ const McpRoute = Layer.unwrap(
       allowSessionTermination: true,
       registrations: McpToolsLayer("mcp")
     })))
-).pipe(Layer.provide(guardedBy("*", "/mcp", mcpAccess)))
+).pipe(Layer.provide(McpGuard))
 
-/** Routes that register themselves get their access from a route middleware, declared here. */
-function guardedBy(method: "*" | "POST", path: string, access: Access) {
-  return HttpRouter.middleware(Effect.gen(function*() {
-    const guard = (yield* AccessGuard).middleware(method, path, access)
-    // the guard answers every failure itself; the router's types want the unhandled channel kept
-    return (handler: Effect.Effect<HttpServerResponse.HttpServerResponse, Types.unhandled>) =>
-      guard(handler) as Effect.Effect<HttpServerResponse.HttpServerResponse, Types.unhandled>
-  })).layer
-}
+/** Lets McpSessions end a session through the app itself, as an internal request that passes no guard. */
+const SessionDispatcher = HttpRouter.middleware(Effect.gen(function*() {
+  const sessions = yield* McpSessions
+  return (handle: Unhandled) => {
+    sessions.setDispatcher((request, caller) =>
+      handle.pipe(
+        Effect.provideService(HttpServerRequest.HttpServerRequest, request),
+        Effect.provideService(InternalRequest, caller),
+        Effect.scoped,
+        Effect.ignoreCause
+      )
+    )
+    return handle
+  }
+}), { global: true })
 
 /** The route table, as declared by the routes themselves. */
 const RouteTableRoute = HttpRouter.use((router) =>
@@ -75,8 +99,9 @@ export const HttpRoutes = Layer.mergeAll(
   WsRoute.pipe(Layer.provide(WsHub.layer)),
   UpstreamRoutes,
   NotFoundRoute,
-  EdgeMetrics
-).pipe(Layer.provide(AccessGuard.layer))
+  EdgeMetrics,
+  SessionDispatcher
+).pipe(Layer.provide(Layer.mergeAll(AccessGuard.layer, McpSessions.layer)))
 
 const loopbackHosts = new Set(["127.0.0.1", "::1", "localhost"])
 

@@ -1,15 +1,19 @@
 /**
  * Plain JSON-RPC 2.0 at POST /api/mcp/jsonrpc: tools/list, tools/call, mcp/stats and ping, single or
- * batched. Calls go through `Router` like every other entry point.
+ * batched (at most security.maxBatchSize messages). Calls go through `Router` like every other entry
+ * point, and each tools/call of a batch counts against the caller's rate limit there: a call past it
+ * is answered -32029 with `data: { retryAfterSeconds, limit, window }`, the rest of the batch as usual.
  */
 import { Effect, Option, Schema, SchemaIssue } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
+import { AppConfig } from "../config/AppConfig.ts"
 import { recordJsonRpcError } from "../observability/instruments.ts"
 import { ToolStats } from "../observability/ToolStats.ts"
 import { type Caller } from "../router/Caller.ts"
 import { CurrentCaller } from "../router/CurrentCaller.ts"
 import { Router } from "../router/Router.ts"
 import {
+  httpHeadersOfJsonRpcError,
   httpStatusOfJsonRpcCode,
   JsonRpcCode,
   type JsonRpcErrorObject,
@@ -17,8 +21,6 @@ import {
   toCallToolResult,
   toToolListing
 } from "../router/wire.ts"
-
-const maxBatchSize = 100
 
 const RequestId = Schema.Union([Schema.String, Schema.Number, Schema.Null])
 const JsonRpcRequest = Schema.Struct({
@@ -52,6 +54,7 @@ const idOf = (message: unknown): Id => {
 export const makeJsonRpcHandler = Effect.gen(function*() {
   const router = yield* Router
   const stats = yield* ToolStats
+  const config = yield* AppConfig
 
   const dispatch = (caller: Caller, method: string, params: unknown): Effect.Effect<unknown, JsonRpcErrorObject> => {
     switch (method) {
@@ -101,7 +104,7 @@ export const makeJsonRpcHandler = Effect.gen(function*() {
     )
   }
 
-  const reply = (body: unknown, status: number) => HttpServerResponse.jsonUnsafe(body, { status })
+  const reply = (body: unknown, status: number, headers: Record<string, string> = {}) => HttpServerResponse.jsonUnsafe(body, { status, headers })
 
   return Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
@@ -116,6 +119,7 @@ export const makeJsonRpcHandler = Effect.gen(function*() {
       return reply(failure(null, { code: JsonRpcCode.ParseError, message: `Parse error: ${(error as Error).message}` }), 400)
     }
     if (Array.isArray(body)) {
+      const maxBatchSize = config.current().security.maxBatchSize
       if (body.length === 0 || body.length > maxBatchSize) {
         const message = body.length === 0 ? "Invalid Request: empty batch" : `Invalid Request: a batch holds at most ${maxBatchSize} requests, got ${body.length}`
         yield* recordJsonRpcError(JsonRpcCode.InvalidRequest)
@@ -127,7 +131,9 @@ export const makeJsonRpcHandler = Effect.gen(function*() {
     }
     const single = yield* handleMessage(caller, body)
     if (single === undefined) return HttpServerResponse.empty({ status: 204 })
-    return reply(single, "error" in single ? httpStatusOfJsonRpcCode(single.error.code) : 200)
+    return "error" in single
+      ? reply(single, httpStatusOfJsonRpcCode(single.error.code), httpHeadersOfJsonRpcError(single.error))
+      : reply(single, 200)
   })
 })
 

@@ -10,6 +10,7 @@ import { Sampler } from "../observability/Sampler.ts"
 import { ToolStats } from "../observability/ToolStats.ts"
 import { errorResponse, jsonResponse } from "./jsonResponse.ts"
 import { AccessGuard } from "./AccessGuard.ts"
+import { McpSessions } from "../mcp/McpSessions.ts"
 import { readAccess } from "./access.ts"
 
 const unitMs = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const
@@ -28,6 +29,7 @@ export const ObservabilityRoutes = HttpRouter.use((router) =>
     const stats = yield* ToolStats
     const sampler = yield* Sampler
     const alerts = yield* Alerts
+    const sessions = yield* McpSessions
     yield* router.addAll([guard.route("GET", "/metrics/prometheus", readAccess, Effect.map(metrics.prometheusText, (text) =>
       HttpServerResponse.text(text, { contentType: "text/plain; version=0.0.4; charset=utf-8" })))])
     yield* router.addAll([guard.route("GET", "/metrics", readAccess, Effect.map(metrics.json, (json) => jsonResponse(json)))])
@@ -37,7 +39,7 @@ export const ObservabilityRoutes = HttpRouter.use((router) =>
       Effect.catchTag("SchemaError", () =>
         Effect.succeed(errorResponse(400, "invalid_query", "Invalid query: window must be a number and a unit (s, m, h, d), such as 15m, 1h or 24h")))
     ))])
-    yield* router.addAll([guard.route("GET", "/api/stats", readAccess, Effect.map(stats.snapshot, (snapshot) => jsonResponse(snapshot)))])
+    yield* router.addAll([guard.route("GET", "/api/stats", readAccess, Effect.map(stats.snapshot, (snapshot) => jsonResponse({ ...snapshot, mcpSessions: sessions.stats() })))])
     yield* router.addAll([guard.route("GET", "/api/alerts", readAccess, Effect.map(alerts.list, (list) => jsonResponse(list)))])
   })
 )

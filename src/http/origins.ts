@@ -27,7 +27,8 @@ const sameOrigin = (origin: string, host: string | undefined) =>
 const loopbackOrigin = (origin: string) => {
   if (!URL.canParse(origin)) return false
   const url = new URL(origin)
-  return (url.protocol === "http:" || url.protocol === "https:") && isLoopbackName(url.hostname)
+  // an Origin is exactly scheme://host[:port]: anything more (user info, a path) is not one a browser sends
+  return url.origin === origin && (url.protocol === "http:" || url.protocol === "https:") && isLoopbackName(url.hostname)
 }
 
 export const originCheck = (

@@ -4,7 +4,7 @@
  */
 import { McpSchema } from "effect/ai"
 import type { ToolDefinition, ToolOutput } from "../tools/ToolDefinition.ts"
-import type { EdgeError } from "../security/SecurityErrors.ts"
+import type { EdgeError, RateLimited } from "../security/SecurityErrors.ts"
 import type { RouterError } from "./RouterErrors.ts"
 
 export const JsonRpcCode = {
@@ -17,6 +17,8 @@ export const JsonRpcCode = {
   Unauthenticated: -32001,
   Forbidden: -32003,
   PayloadTooLarge: -32013,
+  SessionNotFound: -32004,
+  SessionLimit: -32005,
   RateLimited: -32029
 } as const
 export type JsonRpcCode = (typeof JsonRpcCode)[keyof typeof JsonRpcCode]
@@ -57,10 +59,35 @@ export const routerErrorToJsonRpc = (error: RouterError): JsonRpcErrorObject => 
       return { code: JsonRpcCode.InvalidParams, message: error.message, data: { tool: error.name } }
     case "InvalidArguments":
       return { code: JsonRpcCode.InvalidParams, message: error.message, data: { tool: error.tool, problems: error.problems } }
+    case "RateLimited":
+      return { code: JsonRpcCode.RateLimited, message: error.message, data: rateLimitData(error) }
   }
 }
 
-export const routerErrorToMcp = (error: RouterError) => new McpSchema.InvalidParams({ message: error.message })
+/** The `data` of a -32029 error, on /api/mcp/jsonrpc and /mcp alike. */
+const rateLimitData = (error: RateLimited) => ({ retryAfterSeconds: error.retryAfterSeconds, limit: error.limit, window: error.window })
+
+/**
+ * The MCP error of a failed tools/call. A rate limit is its own JSON-RPC error (-32029 with
+ * `data: { retryAfterSeconds, limit, window }`): effect's McpServer sends a registration's own failures
+ * as -32602, so McpTools' middleware re-raises this one, and a middleware failure goes out as it is.
+ */
+export const routerErrorToMcp = (error: RouterError): McpSchema.InvalidParams | McpSchema.McpErrorBase =>
+  error._tag === "RateLimited"
+    ? new McpSchema.McpErrorBase({ code: JsonRpcCode.RateLimited, message: error.message, data: rateLimitData(error) })
+    : new McpSchema.InvalidParams({ message: error.message })
+
+/** Whether an MCP error is the rate-limit error `routerErrorToMcp` makes. */
+export const isMcpRateLimited = (error: unknown): error is McpSchema.McpErrorBase =>
+  error instanceof McpSchema.McpErrorBase && error.code === JsonRpcCode.RateLimited
+
+/** Headers of an HTTP response that carries a single JSON-RPC error: on -32029 those of a 429 at the edge. */
+export const httpHeadersOfJsonRpcError = (error: JsonRpcErrorObject): Record<string, string> => {
+  const data = error.data as { readonly retryAfterSeconds?: unknown; readonly limit?: unknown } | undefined
+  if (error.code !== JsonRpcCode.RateLimited || typeof data?.retryAfterSeconds !== "number" || typeof data.limit !== "number") return {}
+  const retryAfter = String(data.retryAfterSeconds)
+  return { "retry-after": retryAfter, "ratelimit-limit": String(data.limit), "ratelimit-remaining": "0", "ratelimit-reset": retryAfter }
+}
 
 /** A tool's output as the `result` of tools/call. */
 export const toCallToolResult = (output: ToolOutput) => ({
@@ -108,6 +135,15 @@ export const edgeErrorWire = (error: EdgeError): {
       return { status: 413, jsonRpcCode: JsonRpcCode.PayloadTooLarge, code: "payload_too_large", headers: { connection: "close" } }
     case "KeyStoreError":
       return { status: 503, jsonRpcCode: JsonRpcCode.InternalError, code: "storage_unavailable", headers: { "retry-after": "5" } }
+    case "SessionNotFound":
+      return { status: 404, jsonRpcCode: JsonRpcCode.SessionNotFound, code: "session_not_found", headers: {} }
+    case "SessionLimit":
+      return error.scope === "key"
+        ? { status: 429, jsonRpcCode: JsonRpcCode.SessionLimit, code: "session_limit", headers: { "retry-after": "60" } }
+        : { status: 503, jsonRpcCode: JsonRpcCode.SessionLimit, code: "session_limit", headers: { "retry-after": "60" } }
+    case "UnsupportedProtocolVersion":
+    case "BatchTooLarge":
+      return { status: 400, jsonRpcCode: JsonRpcCode.InvalidRequest, code: "invalid_request", headers: {} }
     case "RateLimited":
       return {
         status: 429,

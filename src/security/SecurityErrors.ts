@@ -1,5 +1,6 @@
 /** Why the edge or the Router refused a request; wire.ts maps each to an HTTP status and JSON-RPC code. */
 import { Schema } from "effect"
+import type { McpEdgeError } from "../mcp/McpSessionErrors.ts"
 import type { KeyStoreError } from "./KeyStore.ts"
 
 export class Unauthenticated extends Schema.TaggedError<Unauthenticated>()("Unauthenticated", {
@@ -71,3 +72,4 @@ export type EdgeError =
   | OriginRefused
   | PayloadTooLarge
   | KeyStoreError
+  | McpEdgeError
