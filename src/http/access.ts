@@ -37,8 +37,8 @@ export const adminAccess: Access = { ...base, need: needAdmin }
 export const mcpAccess: Access = { need: "key", wire: "jsonrpc", countRequests: false, transport: "mcp", timed: true }
 /** Plain JSON-RPC: any key; tools are checked one by one. */
 export const jsonRpcAccess: Access = { ...mcpAccess, transport: "jsonrpc" }
-/** The WebSocket API: a key now, or in the first message. */
-export const webSocketAccess: Access = { ...base, need: "key", keyLater: true, countRequests: false, transport: "websocket", timed: false }
+/** The WebSocket API: a key now, or in the first message. The upgrade counts as a request; its tool calls count one by one. */
+export const webSocketAccess: Access = { ...base, need: "key", keyLater: true, transport: "websocket", timed: false }
 
 /** One row of the route table: what the README's Security section shows and /api/routes serves. */
 export interface DeclaredRoute {
