@@ -17,6 +17,9 @@ import { mcpProtocols } from "./protocols.ts"
 
 type Handler<E, R> = Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
 
+/** How long requests in flight of an ended key have to be answered before its sessions go. */
+const afterKeyEnd = Duration.seconds(1)
+
 const supportedVersions: ReadonlyArray<string> = mcpProtocols.map((protocol) => protocol.protocolVersion)
 
 interface Session {
@@ -99,7 +102,12 @@ export class McpSessions extends Context.Service<McpSessions, {
       const open = (id: string, owner: string, caller: Caller, protocolVersion: string | undefined) => {
         const unwatch = caller.keyId === undefined
           ? () => {}
-          : keyWatch.register(caller.keyId, () => void Effect.runForkWith(context)(endNow(id)))
+          : keyWatch.register(caller.keyId, () => {
+            // the session is unusable at once; effect's transport lets it go once the requests in flight
+            // have been answered 401 (ending it first would turn their answer into its own 404)
+            const session = forget(id)
+            if (session !== undefined) Effect.runForkWith(context)(Effect.delay(end(id, session.caller, session.protocolVersion), afterKeyEnd))
+          })
         sessions.set(id, { owner, caller, lastUsed: Date.now(), protocolVersion, unwatch })
         perOwner.set(owner, (perOwner.get(owner) ?? 0) + 1)
       }
