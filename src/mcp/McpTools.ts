@@ -2,13 +2,13 @@
  * Offers the registry's tools to effect's McpServer (HTTP and stdio alike). Each registered tool hands
  * its call to `Router.call`, so MCP sees exactly what JSON-RPC and WebSocket see.
  */
-import { Context, Effect, Layer, Option, Stream } from "effect"
+import { Cause, Context, Effect, Layer, Option, Stream } from "effect"
 import { McpSchema, McpServer } from "effect/ai"
 import { CurrentCaller } from "../router/CurrentCaller.ts"
 import { localCaller, type Transport } from "../router/Caller.ts"
 import { Router } from "../router/Router.ts"
 import { allows, needTool } from "../security/permissions.ts"
-import { routerErrorToMcp, toCallToolResult, toToolListing } from "../router/wire.ts"
+import { isMcpRateLimited, routerErrorToMcp, toCallToolResult, toToolListing } from "../router/wire.ts"
 import type { ToolDefinition } from "../tools/ToolDefinition.ts"
 import { ToolRegistry } from "../tools/ToolRegistry.ts"
 import { McpUpstreamCatalogLayer } from "./McpUpstreamCatalog.ts"
@@ -26,9 +26,24 @@ const ToolVisibility = ToolRegistry.use((registry) => Effect.succeed(
         Option.match(caller, { onNone: () => true, onSome: (c) => allows(c.permissions, needTool(options.target)) }))
       : Effect.succeed(true), { global: true })))
 
+/**
+ * A tools/call over the caller's rate limit is answered with a JSON-RPC error of its own, -32029 with
+ * `data: { retryAfterSeconds, limit, window }` (as at /api/mcp/jsonrpc), not as a tool result: effect's
+ * McpServer sends a registration's own failures as -32602 but a middleware's failure with its code and
+ * data, so this middleware re-raises the handler's rate-limit failure as its own. Anything else passes.
+ */
+const RateLimitErrors = McpServer.middleware((effect, options) =>
+  options.method !== "tools/call"
+    ? effect
+    : Effect.catchCause(effect, (cause) => {
+      const failure = Cause.hasInterrupts(cause) ? undefined : cause.reasons.find((r) => r._tag === "Fail" && isMcpRateLimited(r.error))
+      // a fresh failure, no longer marked as the handler's own
+      return failure?._tag === "Fail" && isMcpRateLimited(failure.error) ? Effect.fail(failure.error) : Effect.failCause(cause)
+    }), { global: true })
+
 /** Everything the router offers over MCP: its tools, and the upstreams' resources and prompts. */
 export const McpToolsLayer = (transport: Transport) =>
-  Layer.mergeAll(Layer.unwrap(ToolVisibility), OfferedTools(transport), McpUpstreamCatalogLayer)
+  Layer.mergeAll(Layer.unwrap(ToolVisibility), RateLimitErrors, OfferedTools(transport), McpUpstreamCatalogLayer)
 
 const OfferedTools = (transport: Transport) =>
   Layer.effectDiscard(
@@ -46,7 +61,8 @@ const OfferedTools = (transport: Transport) =>
             Effect.serviceOption(CurrentCaller).pipe(
               Effect.flatMap((caller) => router.call(Option.getOrElse(caller, () => localCaller(transport)), tool.name, args)),
               Effect.map((output) => new McpSchema.CallToolResult(toCallToolResult(output) as ConstructorParameters<typeof McpSchema.CallToolResult>[0])),
-              Effect.mapError(routerErrorToMcp)
+              // a rate-limit error is an McpErrorBase (-32029), which RateLimitErrors sends as it is
+              Effect.mapError((error) => routerErrorToMcp(error) as McpSchema.InvalidParams)
             )
         }).pipe(Effect.tap(() => Effect.sync(() => offered.set(tool.name, tool))))
       const offerNew = Effect.suspend(() =>

@@ -8,6 +8,9 @@ export interface Caller {
   readonly keyName?: string
   readonly permissions: ReadonlyArray<string>
   readonly ip?: string
+  /** The key's own limits of tool calls, when it has them (else security.max*, or security.admin* for admin keys). */
+  readonly ratePerMinute?: number | undefined
+  readonly ratePerHour?: number | undefined
 }
 
 /** A local caller with every permission: stdio is launched by the user on their own machine. */

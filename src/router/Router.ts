@@ -2,6 +2,14 @@
  * The one call path of every entry point (/mcp, JSON-RPC, stdio, WebSocket): find the tool, decode its
  * arguments by Schema, run it under the configured timeout, and record the outcome. Entry points only
  * translate their wire format to `list` / `call` and back.
+ *
+ * Rate limits count tool calls, not HTTP requests: every call that reaches `call` takes one from the
+ * caller's budget (RateLimits: per key, per client address when anonymous) before anything else is
+ * decided, so one JSON-RPC batch or MCP session cannot hold more calls than the limit. Calls of unknown
+ * tools and calls the key may not make count too: each is still audited, and probing for tool names
+ * is what a limit is for. Past the limit the call fails with `RateLimited` (not audited: the
+ * security stats count it). Local stdio calls are never limited, and without the security layer
+ * (a library user's Router) nothing is counted.
  */
 import { Cause, Context, Effect, Layer, Metric, Option, SchemaIssue } from "effect"
 import { AppConfig } from "../config/AppConfig.ts"
@@ -10,6 +18,7 @@ import { Events } from "../observability/Events.ts"
 import { recordToolCall, type ToolOutcome, toolsInFlight } from "../observability/instruments.ts"
 import { type AuditEvent, AuditSink } from "../security/AuditLog.ts"
 import { allows, describeRequirement, needTool } from "../security/permissions.ts"
+import { RateLimits } from "../security/RateLimits.ts"
 import { PermissionDenied } from "../security/SecurityErrors.ts"
 import { SecurityStats } from "../security/SecurityStats.ts"
 import type { ToolDefinition, ToolOutput } from "../tools/ToolDefinition.ts"
@@ -62,8 +71,20 @@ export class Router extends Context.Service<Router, {
       // counted in /api/security/stats when the security layer is there (not on stdio)
       const securityStats = yield* Effect.serviceOption(SecurityStats)
       const mayCall = (caller: Caller, name: string) => allows(caller.permissions, needTool(name))
+      // one tool call from the caller's budget; the service is absent for library users without security
+      const rateLimits = yield* Effect.serviceOption(RateLimits)
+      const counted = (caller: Caller): Effect.Effect<void, RouterError> =>
+        Option.isNone(rateLimits) || caller.transport === "stdio"
+          ? Effect.void
+          : Effect.asVoid(rateLimits.value.consume({
+            keyId: caller.keyId,
+            ip: caller.ip ?? "unknown",
+            ratePerMinute: caller.ratePerMinute,
+            ratePerHour: caller.ratePerHour,
+            permissions: caller.permissions
+          }))
       const call = (caller: Caller, name: string, args: unknown) =>
-        Effect.suspend((): Effect.Effect<ToolOutput, RouterError> => {
+        counted(caller).pipe(Effect.andThen(Effect.suspend((): Effect.Effect<ToolOutput, RouterError> => {
           const tool = registry.find(name)
           if (tool === undefined) {
             // probing for tool names is worth knowing about: audited, but not a metric label (unbounded)
@@ -117,7 +138,7 @@ export class Router extends Context.Service<Router, {
               return Metric.modify(inFlight, -1).pipe(Effect.andThen(recordToolCall(name, outcome, durationMs / 1000)))
             })
           )
-        })
+        })))
       return Router.of({
         list: (caller) => registry.all().filter((tool) => mayCall(caller, tool.name)),
         // a span per call when tracing is on (see observability/Tracing.ts)

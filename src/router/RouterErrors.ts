@@ -1,5 +1,5 @@
 import { Schema } from "effect"
-import type { PermissionDenied } from "../security/SecurityErrors.ts"
+import type { PermissionDenied, RateLimited } from "../security/SecurityErrors.ts"
 
 export class UnknownTool extends Schema.TaggedError<UnknownTool>()("UnknownTool", {
   name: Schema.String
@@ -20,4 +20,5 @@ export class InvalidArguments extends Schema.TaggedError<InvalidArguments>()("In
   }
 }
 
-export type RouterError = UnknownTool | InvalidArguments | PermissionDenied
+/** `RateLimited`: the caller has used its tool calls of the minute or hour (security.maxRequestsPerMinute, ...). */
+export type RouterError = UnknownTool | InvalidArguments | PermissionDenied | RateLimited

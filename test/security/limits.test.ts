@@ -1,8 +1,12 @@
-/** Rate limits (over HTTP, and the window's reset under TestClock) and the payload cap, declared and streamed. */
+/**
+ * Rate limits (over HTTP, and the window's reset under TestClock) and the payload cap, declared and streamed.
+ * Routes that carry tool calls (/api/mcp/jsonrpc, /mcp, /ws) count calls, not requests: see calls.test.ts.
+ */
 import { it as effectIt } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import * as http from "node:http"
+import * as os from "node:os"
 import { describe, expect, it } from "vitest"
 import { AppConfig } from "../../src/config/AppConfig.ts"
 import { RateLimits } from "../../src/security/RateLimits.ts"
@@ -24,7 +28,7 @@ const expectRateLimited = (reply: Reply, limit: number) => {
 describe("rate limits over HTTP", () => {
   it("refuses a key's 4th request in a minute with 429, counting down before; another key is unaffected", async () => {
     const server = await start({ security: { maxRequestsPerMinute: 3 } })
-    // the admin key has 3 requests this minute: exactly the three keys made here
+    // the admin key has its own limit (security.adminRequestsPerMinute), so it can make keys freely
     const a = await createKey(server, { permissions: ["read"] })
     const b = await createKey(server, { permissions: ["read", "execute"] })
 
@@ -46,18 +50,26 @@ describe("rate limits over HTTP", () => {
       expect(health.headers.get("ratelimit-remaining")).toBeNull()
     }
 
-    for (let i = 0; i < 3; i++) expect((await jsonRpc(server, b.key, "tools/list")).status).toBe(200)
-    const rpcRefused = await jsonRpc(server, b.key, "tools/list")
+    // JSON-RPC counts tool calls, not requests: tools/list is free, the 4th tools/call is refused
+    const listDirectory = { name: "list_directory", arguments: { path: "." } }
+    for (let i = 0; i < 3; i++) expect((await jsonRpc(server, b.key, "tools/call", listDirectory)).status).toBe(200)
+    expect((await jsonRpc(server, b.key, "tools/list")).status).toBe(200)
+    const rpcRefused = await jsonRpc(server, b.key, "tools/call", listDirectory)
     expectRateLimited(rpcRefused, 3)
-    expect(rpcRefused.json).toEqual({ jsonrpc: "2.0", id: null, error: { code: -32029, message: expect.stringContaining("Rate limit") } })
-    const mcpRefused = await mcpInitialize(server, { key: b.key })
-    expectRateLimited(mcpRefused, 3)
-    expect(mcpRefused.json.error.code).toBe(-32029)
+    expect(rpcRefused.json).toEqual({
+      jsonrpc: "2.0",
+      id: 1,
+      error: { code: -32029, message: expect.stringContaining("Rate limit"), data: { retryAfterSeconds: expect.any(Number), limit: 3, window: "minute" } }
+    })
+    // starting an MCP session is not a tool call
+    expect((await mcpInitialize(server, { key: b.key })).status).toBe(200)
 
     const c = await createKey(server, { permissions: ["read"] })
     expect((await call(`${server.url}/api/tools`, { key: c.key })).status).toBe(200)
-    // and the admin key has now used its three
-    expectRateLimited(await call(`${server.url}/config`, { key: ADMIN }), 3)
+    // the admin key is on security.adminRequestsPerMinute (1000), not the 3 of everyone else
+    const admin = await call(`${server.url}/config`, { key: ADMIN })
+    expect(admin.status).toBe(200)
+    expect(admin.headers.get("ratelimit-limit")).toBe("1000")
   })
 
   it("applies a key's own ratePerMinute, below and above security.maxRequestsPerMinute", async () => {
@@ -75,11 +87,12 @@ describe("rate limits over HTTP", () => {
 
   it("applies security.maxRequestsPerHour when it is the tighter window", async () => {
     const server = await start({ security: { maxRequestsPerMinute: 100, maxRequestsPerHour: 2 } })
-    const first = await call(`${server.url}/api/tools`, { key: ADMIN })
+    const reader = await createKey(server, { permissions: ["read"] })
+    const first = await call(`${server.url}/api/tools`, { key: reader.key })
     expect(first.headers.get("ratelimit-limit")).toBe("2")
     expect(first.headers.get("ratelimit-remaining")).toBe("1")
-    expect((await call(`${server.url}/api/tools`, { key: ADMIN })).status).toBe(200)
-    const refused = await call(`${server.url}/api/tools`, { key: ADMIN })
+    expect((await call(`${server.url}/api/tools`, { key: reader.key })).status).toBe(200)
+    const refused = await call(`${server.url}/api/tools`, { key: reader.key })
     expectRateLimited(refused, 2)
     expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(60)
     expect(refused.json.error.message).toContain("2 requests per hour")
@@ -89,7 +102,9 @@ describe("rate limits over HTTP", () => {
     const server = await start({ security: { requireApiKey: false, adminKey: ADMIN, maxRequestsPerMinute: 3 } }, false)
     for (let i = 0; i < 3; i++) expect((await call(`${server.url}/api/tools`)).status).toBe(200)
     expectRateLimited(await call(`${server.url}/api/tools`), 3)
-    expectRateLimited(await jsonRpc(server, undefined, "ping"), 3)
+    // requests and tool calls share the address's budget; a ping is neither
+    expectRateLimited(await jsonRpc(server, undefined, "tools/call", { name: "list_directory", arguments: { path: "." } }), 3)
+    expect((await jsonRpc(server, undefined, "ping")).status).toBe(200)
     for (let i = 0; i < 5; i++) expect((await call(`${server.url}/health`)).status).toBe(200)
     expect((await call(`${server.url}/api/tools`, { key: ADMIN })).status).toBe(200)
   })
@@ -97,7 +112,7 @@ describe("rate limits over HTTP", () => {
 
 describe("rate limit windows (RateLimits service, TestClock)", () => {
   const layer = RateLimits.layerMemory.pipe(
-    Layer.provideMerge(Layer.mergeAll(AppConfig.layerFromInput({ security: { maxRequestsPerMinute: 2 } }), SecurityStats.layer))
+    Layer.provideMerge(Layer.mergeAll(AppConfig.layerFromInput({ security: { maxRequestsPerMinute: 2 }, tools: { workingDir: os.tmpdir() } }), SecurityStats.layer))
   )
 
   effectIt.effect("a full minute window refuses until it has passed, then serves again", () =>
