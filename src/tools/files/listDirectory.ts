@@ -27,7 +27,7 @@ export const listDirectoryTool = Effect.gen(function*() {
   return defineTool({
     name: "list_directory",
     description:
-      "List a folder inside the working directory: name, type, size and modification time of each entry, optionally recursive. Symbolic links are listed, not followed.",
+      "List a folder inside the working directory: name, type, size and modification time of each entry, optionally recursive. Symbolic links are listed, not followed; the router's own files are left out.",
     input: ListDirectoryInput,
     annotations: { title: "List directory", readOnlyHint: true, openWorldHint: false },
     handler: (input) =>
@@ -36,18 +36,22 @@ export const listDirectoryTool = Effect.gen(function*() {
         const limit = config.current().tools.maxListEntries
         const maxDepth = input.recursive === true ? input.maxDepth ?? 5 : 1
         const root = sandbox.root()
+        // the router's own state (when the working folder holds some) is left out, hard links to its files too
+        const state = sandbox.state()
         const entries: Array<{ path: string; name: string; type: EntryType; size: number; modified: string }> = []
         let truncated = false
         const walk = async (dir: string, depth: number): Promise<void> => {
           const children = (await fs.readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))
           for (const child of children) {
             if (input.includeHidden !== true && child.name.startsWith(".")) continue
+            const full = path.join(dir, child.name)
+            if (state.refusal(full) !== undefined) continue
             if (entries.length >= limit) {
               truncated = true
               return
             }
-            const full = path.join(dir, child.name)
             const info = await fs.lstat(full).catch(() => undefined)
+            if (info !== undefined && info.nlink > 1 && info.isFile() && (await state.hardLinkRefusal(info)) !== undefined) continue
             const type = entryType(child)
             entries.push({
               path: path.relative(root, full),

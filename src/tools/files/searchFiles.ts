@@ -65,7 +65,9 @@ export const searchFilesTool = Effect.gen(function*() {
           ...(regex === undefined ? {} : { regex: { source: regex.source, flags: regex.flags } }),
           includeHidden: input.includeHidden === true,
           maxReadBytes,
-          limit: Math.min(input.maxResults ?? maxSearchResults, maxSearchResults)
+          limit: Math.min(input.maxResults ?? maxSearchResults, maxSearchResults),
+          // the router's own state is never searched; the identities of its files matter only when contents are read
+          exclusions: yield* Effect.promise(() => sandbox.state().exclusions(regex !== undefined))
         }, folder.relative)
         const lines = matches.map((m) => (m.line === undefined ? m.path : `${m.path}:${m.line}: ${m.text}`))
         if (truncated) lines.push(`... stopped at ${matches.length} results`)

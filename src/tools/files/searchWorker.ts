@@ -5,6 +5,7 @@
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { parentPort, workerData } from "node:worker_threads"
+import type { Exclusions } from "../Sandbox.ts"
 import { globToRegExp } from "./glob.ts"
 
 export interface SearchRequest {
@@ -15,6 +16,8 @@ export interface SearchRequest {
   readonly includeHidden: boolean
   readonly maxReadBytes: number
   readonly limit: number
+  /** The router's own state inside the folder, and its files' identities: never searched. */
+  readonly exclusions: Exclusions
 }
 
 export interface SearchMatch {
@@ -33,8 +36,19 @@ export interface SearchResult {
 const maxLineLength = 10_000
 const binarySniffBytes = 8192
 
+const fold = (text: string) => text.normalize("NFC").toLowerCase()
+
+/** Whether `full` is one of the excluded paths or inside one (as Sandbox's atOrInside). */
+const excludedPath = (exclusions: Exclusions, full: string) =>
+  exclusions.paths.some(({ path: base, foldCase }) => {
+    const b = foldCase ? fold(base) : base
+    const c = foldCase ? fold(full) : full
+    return c === b || c.startsWith(b.endsWith(path.sep) ? b : b + path.sep)
+  })
+
 export const search = async (request: SearchRequest): Promise<SearchResult> => {
   const glob = globToRegExp(request.pattern)
+  const identities = new Set(request.exclusions.identities)
   const byName = !request.pattern.includes("/")
   const regex = request.regex === undefined ? undefined : new RegExp(request.regex.source, request.regex.flags)
   const matches: Array<SearchMatch> = []
@@ -43,6 +57,8 @@ export const search = async (request: SearchRequest): Promise<SearchResult> => {
 
   const searchContent = async (full: string, relative: string) => {
     const info = await fs.stat(full)
+    // a hard link to one of the router's files is left out, like the file itself
+    if (info.nlink > 1 && identities.has(`${info.dev}:${info.ino}`)) return
     if (info.size > request.maxReadBytes) return void skippedFiles++
     const data = await fs.readFile(full)
     if (data.subarray(0, binarySniffBytes).includes(0)) return void skippedFiles++
@@ -61,6 +77,7 @@ export const search = async (request: SearchRequest): Promise<SearchResult> => {
       if (truncated) return
       if (!request.includeHidden && child.name.startsWith(".")) continue
       const full = path.join(dir, child.name)
+      if (excludedPath(request.exclusions, full)) continue
       if (child.isDirectory()) {
         await walk(full)
         continue

@@ -17,6 +17,17 @@ const ExecuteCommandInput = Schema.Struct({
   stdin: Schema.optionalKey(Schema.String.annotate({ description: "Text written to the program's standard input" }))
 })
 
+/** The tails of a short-option group (`-fnotes`, `-rfdata/x`) after each of its letters: the values it may name. */
+const attachedValues = (args: ReadonlyArray<string>) =>
+  args.flatMap((arg) => {
+    const tails: Array<string> = []
+    for (let i = 2; i < arg.length && arg[0] === "-" && /[A-Za-z]/.test(arg[i - 1]!); i++) tails.push(arg.slice(i))
+    return tails
+  })
+
+const looksLikePath = (value: string) =>
+  !value.includes("://") && (value.startsWith("/") || value.startsWith("~") || value.split(/[\\/]/).includes(".."))
+
 const section = (name: string, body: string, truncated: boolean) =>
   body === "" ? "" : `\n--- ${name}${truncated ? " (truncated)" : ""} ---\n${body}`
 
@@ -51,14 +62,20 @@ export const executeCommandTool = Effect.gen(function*() {
         const args = input.args ?? []
         const plan = planCommand(input.command, args, tools)
         if (plan.refusal !== undefined) return yield* new ToolFailure({ message: plan.refusal })
-        const cwd = yield* sandbox.resolve(input.cwd ?? ".")
+        // a program may read everything below the folders it is given: none may hold the router's own state
+        const cwd = yield* sandbox.resolveForProgram(input.cwd ?? ".")
         // paths are relative to the command's folder; a refusal names the argument as it was given
         const confine = (word: string) =>
-          sandbox.resolve(path.resolve(cwd.absolute, word)).pipe(Effect.mapError((e) => new PathRefused({ path: word, reason: e.reason })))
+          sandbox.resolveForProgram(path.resolve(cwd.absolute, word)).pipe(Effect.mapError((e) => new PathRefused({ path: word, reason: e.reason })))
+        const exists = (word: string) => Effect.promise(() => fs.lstat(path.resolve(cwd.absolute, word)).then(() => true, () => false))
         for (const candidate of plan.paths) yield* confine(candidate)
         // a plain name may still be a symbolic link that leads outside: whatever exists is confined too
         for (const operand of plan.operands) {
-          if (yield* Effect.promise(() => fs.lstat(path.resolve(cwd.absolute, operand)).then(() => true, () => false))) yield* confine(operand)
+          if (yield* exists(operand)) yield* confine(operand)
+        }
+        // a value attached to a short option (grep -fdata/x, -rfdata/x) is a path too when it looks like one or exists
+        for (const value of attachedValues(args)) {
+          if (looksLikePath(value) || (yield* exists(value))) yield* confine(value)
         }
         const program = findOnPath(input.command)
         if (program === undefined) {
