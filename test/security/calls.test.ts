@@ -132,6 +132,24 @@ describe("JSON-RPC at /api/mcp/jsonrpc: each tools/call counts", () => {
     expect(split((await postBatch(server, keyed.key, batchOf(3), from("192.0.2.1"))).json).results).toHaveLength(3)
   })
 
+  it("an X-Forwarded-For from a peer that is not a trusted proxy gets no fresh budget", async () => {
+    const server = await start({ security: { requireApiKey: false, maxRequestsPerMinute: 3 } }, false)
+    const results = []
+    for (const address of ["192.0.2.1", "192.0.2.2", "198.51.100.7", "::1", "10.0.0.1"]) {
+      results.push(...split((await postBatch(server, undefined, batchOf(2), { "x-forwarded-for": address })).json).results)
+    }
+    expect(results).toHaveLength(3)
+  })
+
+  it("concurrent batches of one key: exactly the limit pass in total", async () => {
+    const server = await start({ security: { maxRequestsPerMinute: 30 } })
+    const user = await createKey(server, { permissions: ["execute"] })
+    const replies = await Promise.all(Array.from({ length: 6 }, (_, i) => postBatch(server, user.key, batchOf(20, i * 20 + 1))))
+    const all = replies.flatMap((reply) => reply.json)
+    expect(all).toHaveLength(120)
+    expect(split(all).results).toHaveLength(30)
+  })
+
   it("security.maxBatchSize caps a batch (100 by default); past it the whole batch is refused before any call", async () => {
     const server = await start({ security: { maxBatchSize: 5, maxRequestsPerMinute: 3 } })
     const user = await createKey(server, { permissions: ["execute"] })
