@@ -17,7 +17,6 @@ import { Auth, type Identity } from "../security/Auth.ts"
 import { IpGuard } from "../security/IpGuard.ts"
 import { KeyStore } from "../security/KeyStore.ts"
 import { needAdmin, needRead } from "../security/permissions.ts"
-import { RateLimits } from "../security/RateLimits.ts"
 import { version } from "../version.ts"
 import { ClientMessage, CloseCode, droppable, type ErrorCode, type Room, type ServerMessage } from "./protocol.ts"
 import { makeSessionAuth } from "./sessionAuth.ts"
@@ -59,7 +58,6 @@ export const makeSession = Effect.gen(function*() {
   const router = yield* Router
   const auth = yield* Auth
   const keys = yield* KeyStore
-  const limits = yield* RateLimits
   const limiter = yield* RateLimiter.RateLimiter
   const config = yield* AppConfig
   const audit = yield* AuditSink
@@ -217,8 +215,7 @@ export const makeSession = Effect.gen(function*() {
             const done = (outcome: { result: unknown } | { error: { code: ErrorCode; message: string } }) =>
               reply({ type: "tool_executed", id: message.id, toolName: message.toolName, ...outcome, durationMs: Math.round(performance.now() - started) })
             // each call runs on its own in the connection's scope: closing the socket interrupts it
-            return limits.consume({ ...who, ip }).pipe(
-              Effect.andThen(router.call(caller(who), message.toolName, message.arguments ?? {})),
+            return router.call(caller(who), message.toolName, message.arguments ?? {}).pipe(
               Effect.match({
                 onSuccess: (output) => done({ result: toCallToolResult(output) }),
                 onFailure: (error) =>

@@ -277,10 +277,7 @@ describe("/mcp (official SDK client)", () => {
 })
 
 describe("WebSocket execute_tool", () => {
-  // KNOWN BUG, not of this test: src/ws/session.ts still takes one from the budget itself before
-  // Router.call takes another, so each WebSocket call costs two and the 2nd of 3 is refused. Once
-  // session.ts stops calling RateLimits.consume, this test passes: turn `it.fails` back into `it`.
-  it.fails("the 4th call of a key limited to 3 is answered with a rate_limited error; the socket stays open", async () => {
+  it("the 4th call of a key limited to 3 is answered with a rate_limited error; the socket stays open", async () => {
     const server = await start({ security: { maxRequestsPerMinute: 3 } })
     const user = await createKey(server, { permissions: ["execute"] })
     const socket = await openSocket(server, user.key)
