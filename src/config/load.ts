@@ -60,7 +60,7 @@ export const setPath = (target: Record<string, unknown>, dotted: string, value: 
   return undefined
 }
 
-const parseEnvValue = (raw: string, kind: EnvKind): { ok: true; value: unknown } | { ok: false; expected: string } => {
+const parseEnvValue = (raw: string, kind: EnvKind, cwd: string): { ok: true; value: unknown } | { ok: false; expected: string } => {
   const text = raw.trim()
   switch (kind) {
     case "string":
@@ -78,7 +78,7 @@ const parseEnvValue = (raw: string, kind: EnvKind): { ok: true; value: unknown }
     case "file": {
       // a container secret mounted as a file; its content is the value
       try {
-        return { ok: true, value: fs.readFileSync(text, "utf8").trim() }
+        return { ok: true, value: fs.readFileSync(path.resolve(cwd, text), "utf8").trim() }
       } catch (error) {
         return { ok: false, expected: `a readable file (${(error as NodeJS.ErrnoException).code ?? "unreadable"})` }
       }
@@ -204,7 +204,7 @@ export const loadConfigWithFiles = (options: LoadOptions) =>
     for (const variable of environmentVariables) {
       const raw = options.env[variable.name]
       if (raw === undefined || raw === "") continue
-      const parsed = parseEnvValue(raw, variable.kind)
+      const parsed = parseEnvValue(raw, variable.kind, options.cwd)
       if (!parsed.ok) {
         envProblems.push(`${variable.path} (from ${variable.name}): expected ${parsed.expected}, got ${show(raw)}`)
         continue
