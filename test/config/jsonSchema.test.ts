@@ -38,7 +38,7 @@ describe("config/mcp-router.schema.json", () => {
 
   it("forbids unknown keys at the root and in every section", () => {
     expect(generated.additionalProperties).toBe(false)
-    expect(sections.map(([key]) => key)).toEqual(["server", "security", "logging", "tools", "monitoring", "websocket", "storage"])
+    expect(sections.map(([key]) => key)).toEqual(["server", "security", "logging", "tools", "monitoring", "websocket", "mcp", "storage"])
     for (const [key, section] of sections) {
       expect(section.additionalProperties, `${key}.additionalProperties`).toBe(false)
     }
