@@ -136,7 +136,7 @@ export class AccessGuard extends Context.Service<AccessGuard, {
           const declaredLength = Number(headers["content-length"] ?? 0)
           if (declaredLength > security.maxPayloadBytes) return refuse(new PayloadTooLarge({ limit: security.maxPayloadBytes }), cors)
           const maxBodySize = ByteSize.fromInputUnsafe(security.maxPayloadBytes)
-          if (headers["content-length"] === undefined && headers["transfer-encoding"] !== undefined) {
+          if (access.body && headers["content-length"] === undefined && headers["transfer-encoding"] !== undefined) {
             // a body of unknown length is read here, under the cap: routes that swallow read errors
             // (effect's MCP transport answers them as parse errors) then reuse the cached copy
             const read = yield* request.arrayBuffer.pipe(Effect.provideService(HttpIncomingMessage.MaxBodySize, maxBodySize), Effect.result)
@@ -171,7 +171,9 @@ export class AccessGuard extends Context.Service<AccessGuard, {
           const response = identity.keyId === undefined || access.keyLater === true
             ? yield* served
             : yield* endedWithKey(identity.keyId, served, (end) => refuse(new Unauthenticated({ reason: end }), cors))
-          return HttpServerResponse.setHeaders(response, { ...cors, ...(limitState === undefined ? {} : rateLimitHeaders(limitState)) })
+          // a body sent to a route that reads none is left unread: the connection closes after the answer
+          const unread = access.body ? {} : closeAfter
+          return HttpServerResponse.setHeaders(response, { ...cors, ...unread, ...(limitState === undefined ? {} : rateLimitHeaders(limitState)) })
         }) as Handler<never, Exclude<R, CurrentCaller>>
 
       /**

@@ -21,9 +21,11 @@ export interface Access {
   readonly transport: Transport
   /** Whether `server.timeout` bounds the request (not for connections that live on). */
   readonly timed: boolean
+  /** Whether the route reads a request body; a body sent to one that does not is never read. */
+  readonly body: boolean
 }
 
-const base = { wire: "json", countRequests: true, transport: "http", timed: true } as const
+const base = { wire: "json", countRequests: true, transport: "http", timed: true, body: false } as const
 
 /** Health probes and the anonymous summary of /health. */
 export const publicAccess: Access = { ...base, need: "none", countRequests: false }
@@ -32,9 +34,9 @@ export const keyAccess: Access = { ...base, need: "key" }
 /** Tool lists, stats, metrics, logs. */
 export const readAccess: Access = { ...base, need: needRead }
 /** Configuration, keys, audit. */
-export const adminAccess: Access = { ...base, need: needAdmin }
+export const adminAccess: Access = { ...base, need: needAdmin, body: true }
 /** MCP Streamable HTTP: any key; tools are checked one by one. */
-export const mcpAccess: Access = { need: "key", wire: "jsonrpc", countRequests: false, transport: "mcp", timed: true }
+export const mcpAccess: Access = { need: "key", wire: "jsonrpc", countRequests: false, transport: "mcp", timed: true, body: true }
 /** Plain JSON-RPC: any key; tools are checked one by one. */
 export const jsonRpcAccess: Access = { ...mcpAccess, transport: "jsonrpc" }
 /** The WebSocket API: a key now, or in the first message. The upgrade counts as a request; its tool calls count one by one. */
