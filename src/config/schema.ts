@@ -157,6 +157,14 @@ export const ToolsConfig = Schema.Struct({
     ["ls", "cat", "head", "tail", "grep", "find", "git", "docker"]
   ),
   maxOutputBytes: withDefault(described(Bytes, "Cap on a tool's output stream, in bytes"), 1024 * 1024),
+  maxArgumentDepth: withDefault(
+    described(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1000 })), "Deepest nesting of a tool call's arguments; deeper ones are refused (-32602) before any tool runs"),
+    64
+  ),
+  maxArgumentBytes: withDefault(
+    described(Bytes, "Largest size of a tool call's arguments (as JSON text), in bytes; larger ones are refused (-32602) before any tool runs"),
+    1024 * 1024
+  ),
   maxReadBytes: withDefault(described(Bytes, "Largest file read_file returns, in bytes"), 5 * 1024 * 1024),
   maxListEntries: withDefault(described(Count, "Most entries list_directory returns"), 1000),
   maxSearchResults: withDefault(described(Count, "Most matches search_files returns"), 200),

@@ -24,6 +24,7 @@ import { SecurityStats } from "../security/SecurityStats.ts"
 import type { ToolDefinition, ToolOutput } from "../tools/ToolDefinition.ts"
 import { ToolRegistry } from "../tools/ToolRegistry.ts"
 import type { Caller } from "./Caller.ts"
+import { argumentProblem } from "./argumentLimits.ts"
 import { InvalidArguments, type RouterError, UnknownTool } from "./RouterErrors.ts"
 
 const formatIssues = SchemaIssue.makeFormatterStandardSchemaV1()
@@ -85,6 +86,13 @@ export class Router extends Context.Service<Router, {
           }))
       const call = (caller: Caller, name: string, args: unknown) =>
         counted(caller).pipe(Effect.andThen(Effect.suspend((): Effect.Effect<ToolOutput, RouterError> => {
+          const { maxArgumentDepth, maxArgumentBytes } = config.current().tools
+          const tooLarge = argumentProblem(args, { maxDepth: maxArgumentDepth, maxBytes: maxArgumentBytes })
+          if (tooLarge !== undefined) {
+            // audited without the arguments: they are what the bound keeps away from every other code
+            audit.record(auditEvent(caller, name, undefined, "error"))
+            return Effect.fail(new InvalidArguments({ tool: name, problems: [{ path: "", message: tooLarge }] }))
+          }
           const tool = registry.find(name)
           if (tool === undefined) {
             // probing for tool names is worth knowing about: audited, but not a metric label (unbounded)
