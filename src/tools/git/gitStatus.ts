@@ -1,54 +1,75 @@
+/**
+ * git_status: read in-process (readStatus.ts, isomorphic-git), never by running git. The repository is
+ * found as git finds it from the given folder, never above the working directory; a git directory, common
+ * directory, core.worktree or alternates outside the working directory is refused, and every file read is
+ * confined to it (confinedFs.ts). Nothing in the repository's configuration can make it run a program:
+ * it runs none.
+ */
 import { Effect, Schema } from "effect"
 import { AppConfig } from "../../config/AppConfig.ts"
 import { existingDirectory } from "../files/fileErrors.ts"
-import { childEnvironment, findOnPath } from "../process/childEnvironment.ts"
-import { ProcessSpawner } from "../process/ProcessSpawner.ts"
-import { runProcess } from "../process/runProcess.ts"
 import { Sandbox } from "../Sandbox.ts"
 import { defineTool, jsonOutput, ToolFailure } from "../ToolDefinition.ts"
-import { parsePorcelainV2 } from "./porcelain.ts"
+import { readGitStatus, StatusFailure, StatusTooLarge } from "./readStatus.ts"
+import { findRepository, type GitRepository, RepositoryRefused } from "./repository.ts"
 
 const GitStatusInput = Schema.Struct({
   path: Schema.optionalKey(Schema.String.annotate({ description: "A repository (or a folder in one) inside the working directory; default \".\"" }))
 })
 
+/** Largest single file git_status reads (work tree files are hashed whole, packs are read whole). */
+export const gitStatusMaxFileBytes = 512 * 1024 * 1024
+/** Most commits walked to count ahead/behind. */
+export const gitStatusMaxCommits = 100_000
+
 export const gitStatusTool = Effect.gen(function*() {
   const sandbox = yield* Sandbox
   const config = yield* AppConfig
-  const spawner = yield* ProcessSpawner
   return defineTool({
     name: "git_status",
-    description: "Branch, upstream, ahead/behind, and staged, unstaged, untracked and conflicted files of a git repository inside the working directory.",
+    description:
+      "Branch, upstream, ahead/behind, and staged, unstaged, untracked and conflicted files of a git repository inside the working directory. Read in-process: no git program (nor any program a repository's configuration names) is run.",
     input: GitStatusInput,
     annotations: { title: "Git status", readOnlyHint: true, openWorldHint: false },
     handler: (input) =>
       Effect.gen(function*() {
         const folder = yield* existingDirectory(sandbox, input.path ?? ".")
-        const git = findOnPath("git")
-        if (git === undefined) return yield* new ToolFailure({ message: "git is not installed: it was not found on PATH" })
+        const root = sandbox.root()
         const tools = config.current().tools
-        const result = yield* runProcess({
-          command: git,
-          // --no-optional-locks: a status must not take the index lock another git process may need
-          args: ["--no-optional-locks", "status", "--porcelain=v2", "--branch", "-z"],
-          cwd: folder.absolute,
-          env: childEnvironment(sandbox.root()),
-          timeoutMs: tools.timeout,
-          maxOutputBytes: tools.maxOutputBytes
-        }).pipe(spawner.provide)
-        // git is stopped when its output passes the cap, so this comes before its exit code
-        if (result.stdoutTruncated) {
-          return yield* new ToolFailure({ message: `git status output is larger than tools.maxOutputBytes (${tools.maxOutputBytes} bytes)` })
-        }
-        if (result.exitCode !== 0) {
-          const reason = result.stderr.trim()
-          return yield* new ToolFailure({
-            message: /not a git repository/i.test(reason)
-              ? `${folder.relative} is not a git repository (inside the working directory)`
-              : `git status failed in ${folder.relative}: ${reason || (result.timedOut ? "timed out" : `exit ${result.exitCode}`)}`
+        const tooLarge = `git status output is larger than tools.maxOutputBytes (${tools.maxOutputBytes} bytes)`
+        const failure = (error: unknown) =>
+          new ToolFailure({
+            message: error instanceof StatusTooLarge
+              ? tooLarge
+              : error instanceof RepositoryRefused || error instanceof StatusFailure
+              ? `git_status refused ${folder.relative}: ${error.message}`
+              : `git status failed in ${folder.relative}: ${(error as Error)?.message ?? String(error)}`
           })
+        const repo: GitRepository | undefined = yield* Effect.tryPromise({
+          try: () => findRepository(root, folder.absolute),
+          catch: failure
+        })
+        if (repo === undefined) {
+          return yield* new ToolFailure({ message: `${folder.relative} is not a git repository (inside the working directory)` })
         }
-        return jsonOutput({ path: folder.relative, ...parsePorcelainV2(result.stdout) })
+        const status = yield* Effect.tryPromise({
+          try: (signal) =>
+            readGitStatus({
+              root,
+              repo,
+              signal,
+              maxFileBytes: gitStatusMaxFileBytes,
+              maxCommits: gitStatusMaxCommits,
+              // the result could never be returned past tools.maxOutputBytes anyway; one entry is at least ~20 bytes
+              maxEntries: Math.max(1, Math.ceil(tools.maxOutputBytes / 20))
+            }),
+          catch: failure
+        })
+        const result = { path: folder.relative, ...status }
+        if (Buffer.byteLength(JSON.stringify(result)) > tools.maxOutputBytes) {
+          return yield* new ToolFailure({ message: tooLarge })
+        }
+        return jsonOutput(result)
       })
   })
 })
