@@ -9,7 +9,8 @@
  * than one name is compared by identity (device and inode) with the router's files, so a hard link made
  * in the working folder does not reach them either. The protected set is worked out once per configuration.
  */
-import { Context, Effect, Layer, Schema } from "effect"
+import { Context, Effect, Layer, Schema, type Scope } from "effect"
+import { randomBytes } from "node:crypto"
 import type { Stats } from "node:fs"
 import * as fsSync from "node:fs"
 import * as fs from "node:fs/promises"
@@ -17,6 +18,9 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { AppConfig } from "../config/AppConfig.ts"
 import type { RouterConfig } from "../config/schema.ts"
+import * as fd_ from "./files/fd.ts"
+import { fsFailure } from "./files/fileErrors.ts"
+import { ToolFailure } from "./ToolDefinition.ts"
 
 /** Linux limits: a whole path and one of its names. */
 const maxPathLength = 4096
@@ -316,8 +320,8 @@ export const makeRouterState = (
   }
 }
 
-/** Resolves `input` against the real root, following links only as far as the path exists. */
-const confine = async (root: string, input: string, state: RouterState): Promise<ResolvedPath | string> => {
+/** `input` resolved lexically against the root (no file system access), or why it is refused as written. */
+const lexicalPath = (root: string, input: string): { readonly lexical: string } | string => {
   if (input.includes("\0")) return "it contains a NUL byte"
   if (input.length > maxPathLength) return `it is longer than ${maxPathLength} characters`
   if (input.split(/[\\/]/).some((name) => name.length > maxNameLength)) {
@@ -325,6 +329,18 @@ const confine = async (root: string, input: string, state: RouterState): Promise
   }
   const lexical = path.resolve(root, input)
   if (!isInside(root, lexical)) return `it is outside the working directory ${root}`
+  return { lexical }
+}
+
+/**
+ * Resolves `input` against the real root, following links only as far as the path exists. A check of a
+ * path, not of an object: the tools use handles (Sandbox.open*), and this explains why a path could not be
+ * opened, or names a folder for a program (whose cwd runProcess verifies again right before the spawn).
+ */
+const confine = async (root: string, input: string, state: RouterState): Promise<ResolvedPath | string> => {
+  const checked = lexicalPath(root, input)
+  if (typeof checked === "string") return checked
+  const { lexical } = checked
   // one stat tells whether the whole path exists and, for a file, which file it is (hard links)
   const target = await fs.stat(lexical).catch(() => undefined)
   // otherwise walk up to the deepest part that exists, resolve its links, then re-attach the rest
@@ -356,6 +372,397 @@ const confine = async (root: string, input: string, state: RouterState): Promise
   return { absolute, relative: path.relative(root, absolute) || "." }
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// Handles: the object that was checked is the object that is used
+
+declare const verified: unique symbol
+
+/**
+ * A file or folder opened without being read (O_PATH), then verified through its descriptor: its real path
+ * (`readlink /proc/self/fd/N`) is inside the working folder, is not the router's state, and it is not a hard
+ * link to the router's files. Everything the tools do with it goes through the descriptor or through `at`,
+ * so a symbolic link swapped in after the check reaches nothing. Closed when its scope closes.
+ * Only the Sandbox makes them.
+ */
+export interface Handle {
+  readonly [verified]: true
+  readonly fd: number
+  /** `/proc/self/fd/N`: the opened object itself, wherever it is now; `${at}/name` is an entry of an opened folder. */
+  readonly at: string
+  /** Its real path when it was verified. */
+  readonly absolute: string
+  /** The same, relative to the working folder ("." for the folder itself). */
+  readonly relative: string
+  /** fstat of the opened object. */
+  readonly stat: Stats
+}
+
+/** Where write_file writes: a verified folder, and a name in it whose path was verified too. */
+export interface WriteTarget {
+  readonly folder: Handle
+  readonly name: string
+  readonly absolute: string
+  readonly relative: string
+  /** The file there (reached through the symbolic link that led to it, if any), or undefined for a new file. */
+  readonly existing: Stats | undefined
+}
+
+export type WriteMode = "create" | "append" | "overwrite"
+
+export interface Written {
+  /** The file's size after the write. */
+  readonly size: number
+  readonly created: boolean
+}
+
+/** The moments between the steps of the Sandbox's work, where a test can act (swap a symbolic link, say). */
+export type SandboxHookPoint =
+  /** A path was opened; its real path is not read yet. Detail: the path opened. */
+  | "opened"
+  /** A file was verified and is about to be read. Detail: its real path. */
+  | "before-read"
+  /** The folder a file is written in was verified; the file is not opened yet. Detail: the file's path. */
+  | "before-write"
+  /** A temporary file was written, and is about to be renamed over the file. Detail: the file's path. */
+  | "before-rename"
+
+/** Test hooks: called at each SandboxHookPoint (nothing in production). */
+export class SandboxHooks extends Context.Reference<{
+  readonly at?: (point: SandboxHookPoint, detail: string) => void | Promise<void>
+}>("mcp-router/tools/SandboxHooks", { defaultValue: () => ({}) }) {}
+
+/** What one operation needs: the configuration in force when it started. */
+interface Confinement {
+  readonly root: string
+  readonly state: RouterState
+  readonly hook: ((point: SandboxHookPoint, detail: string) => void | Promise<void>) | undefined
+}
+
+const codeOf = (error: unknown) => (error as NodeJS.ErrnoException | undefined)?.code
+
+const refusedError = (input: string, reason: string) => new PathRefused({ path: input, reason })
+
+const itself = () => new ToolFailure({ message: "path names the working directory itself, not a file" })
+
+const relativeTo = (root: string, absolute: string) => path.relative(root, absolute) || "."
+
+const gitFolderReason = "it is inside a .git folder, whose configuration can run programs"
+const insideGitFolder = (relative: string) => relative.split(path.sep).some((name) => name.toLowerCase() === ".git")
+
+/** Why the object with real path `real` and `stat` may not be used, or undefined. */
+const refusalOf = async (c: Confinement, real: string, stat: Stats): Promise<string | undefined> => {
+  if (stat.nlink === 0) return "it was removed while it was being opened"
+  // a path the kernel cannot name from this process's root ("pipe:[12]", another mount namespace) is not inside
+  if (!path.isAbsolute(real) || !isInside(c.root, real)) {
+    return `it resolves through a symbolic link to ${real}, outside the working directory ${c.root}`
+  }
+  const refusal = c.state.refusal(real)
+  if (refusal !== undefined) return refusal
+  return stat.isFile() && stat.nlink > 1 ? c.state.hardLinkRefusal(stat) : undefined
+}
+
+/** Why a file may not be written at `absolute` (a verified path), or undefined. */
+const writeRefusal = (c: Confinement, absolute: string): string | undefined =>
+  c.state.refusal(absolute) ?? (insideGitFolder(path.relative(c.root, absolute)) ? gitFolderReason : undefined)
+
+/** Verifies the object open as `fd` and makes it a Handle; closes it and fails when it may not be used. */
+const verify = async (c: Confinement, input: string, fd: number, opened: string): Promise<Handle> => {
+  try {
+    if (c.hook !== undefined) await c.hook("opened", opened)
+    const stat = fd_.fstat(fd)
+    const real = fd_.realPathOf(fd)
+    const reason = await refusalOf(c, real, stat)
+    if (reason !== undefined) throw refusedError(input, reason)
+    return { fd, at: fd_.procPath(fd), absolute: real, relative: relativeTo(c.root, real), stat } as Handle
+  } catch (error) {
+    fd_.close(fd)
+    throw error
+  }
+}
+
+/** Why `input` could not be opened: the refusal a resolution of it gives (a link outside, a dangling link), else the file system's error. */
+const explain = async (c: Confinement, input: string, error: unknown): Promise<PathRefused | ToolFailure> => {
+  const resolved = await confine(c.root, input, c.state)
+  return typeof resolved === "string" ? refusedError(input, resolved) : fsFailure(resolved.relative, error)
+}
+
+const lexicalOrThrow = (c: Confinement, input: string): string => {
+  const checked = lexicalPath(c.root, input)
+  if (typeof checked === "string") throw refusedError(input, checked)
+  return checked.lexical
+}
+
+/** Opens `input`, following symbolic links (those that end inside pass), and verifies what was opened. */
+const openPath = async (c: Confinement, input: string): Promise<Handle> => {
+  const lexical = lexicalOrThrow(c, input)
+  let fd: number
+  try {
+    fd = await fd_.open(lexical, fd_.O_PATH)
+  } catch (error) {
+    throw await explain(c, input, error)
+  }
+  return verify(c, input, fd, lexical)
+}
+
+/** Opens the entry `name` of a verified folder, never following a symbolic link there; undefined when it is gone, or refused. */
+const openEntry = async (c: Confinement, folder: Handle, name: string, directory: boolean): Promise<Handle | undefined> => {
+  let fd: number
+  try {
+    // with O_PATH, O_NOFOLLOW opens a symbolic link itself; O_DIRECTORY then refuses it
+    fd = await fd_.open(fd_.procChild(folder.fd, name), fd_.O_PATH | fd_.O_NOFOLLOW | (directory ? fd_.O_DIRECTORY : 0))
+  } catch {
+    return undefined
+  }
+  return verify(c, name, fd, path.join(folder.absolute, name)).catch(() => undefined)
+}
+
+/** Reads `length` bytes at `offset` of a verified file, reopened through its descriptor: the same file, whatever its path leads to now. */
+const readFrom = async (c: Confinement, file: Handle, offset: number, length: number): Promise<Buffer> => {
+  if (c.hook !== undefined) await c.hook("before-read", file.absolute)
+  let fd: number
+  try {
+    fd = await fd_.open(file.at, fd_.O_RDONLY | fd_.O_NOCTTY)
+  } catch (error) {
+    throw fsFailure(file.relative, error)
+  }
+  try {
+    const buffer = Buffer.allocUnsafe(length)
+    let done = 0
+    while (done < length) {
+      const bytesRead = await fd_.read(fd, buffer, done, length - done, offset + done)
+      if (bytesRead === 0) break
+      done += bytesRead
+    }
+    return buffer.subarray(0, done)
+  } catch (error) {
+    throw fsFailure(file.relative, error)
+  } finally {
+    fd_.close(fd)
+  }
+}
+
+/** Opens the folder at `real` (a real path just verified) and checks it is still that folder. */
+const openFolderAt = async (c: Confinement, input: string, real: string): Promise<Handle> => {
+  let fd: number
+  try {
+    fd = await fd_.open(real, fd_.O_PATH | fd_.O_DIRECTORY)
+  } catch (error) {
+    throw changed(input, error)
+  }
+  const folder = await verify(c, input, fd, real)
+  if (folder.absolute !== real) {
+    fd_.close(fd)
+    throw changed(input, undefined)
+  }
+  return folder
+}
+
+const changed = (input: string, error: unknown) =>
+  new ToolFailure({
+    message: `${input} changed while it was being written (a folder on its path was moved or replaced${
+      error === undefined ? "" : `: ${codeOf(error) ?? (error as Error).message}`
+    }); nothing was written, try again`
+  })
+
+/**
+ * The verified folder a new file `name` is made in: the folder `lexicalFolder` leads to, or with createDirs
+ * its missing folders, each made inside the folder verified before it (mkdir and open through
+ * `/proc/self/fd/N/name`, never following a link put there meanwhile).
+ */
+const folderForNew = async (c: Confinement, input: string, lexicalFolder: string, name: string, createDirs: boolean): Promise<Handle> => {
+  const missing: Array<string> = []
+  let dir = lexicalFolder
+  let fd: number
+  for (;;) {
+    try {
+      fd = await fd_.open(dir, fd_.O_PATH)
+      break
+    } catch (error) {
+      // a name that is there but cannot be followed is a dangling symbolic link: explained as such
+      if (codeOf(error) !== "ENOENT" || dir === c.root || (await fs.lstat(dir).catch(() => undefined)) !== undefined) {
+        throw await explain(c, input, error)
+      }
+      missing.unshift(path.basename(dir))
+      dir = path.dirname(dir)
+    }
+  }
+  let folder = await verify(c, input, fd, dir)
+  try {
+    if (!folder.stat.isDirectory()) throw new ToolFailure({ message: `${folder.relative} is not a folder` })
+    if (missing.length === 0) return folder
+    // the whole path is checked before anything is made
+    const planned = path.join(folder.absolute, ...missing, name)
+    const reason = writeRefusal(c, planned)
+    if (reason !== undefined) throw refusedError(input, reason)
+    const first = relativeTo(c.root, path.join(folder.absolute, ...missing))
+    if (!createDirs) throw new ToolFailure({ message: `folder ${first} does not exist; pass createDirs: true to create it` })
+    for (const part of missing) {
+      const entry = fd_.procChild(folder.fd, part)
+      const shown = relativeTo(c.root, path.join(folder.absolute, part))
+      await fs.mkdir(entry).catch((error) => {
+        if (codeOf(error) !== "EEXIST") throw fsFailure(shown, error)
+      })
+      const next = await fd_.open(entry, fd_.O_PATH | fd_.O_DIRECTORY | fd_.O_NOFOLLOW).catch((error) => {
+        throw fsFailure(shown, error)
+      })
+      const previous = folder
+      folder = await verify(c, input, next, path.join(previous.absolute, part))
+      fd_.close(previous.fd)
+    }
+    return folder
+  } catch (error) {
+    fd_.close(folder.fd)
+    throw error
+  }
+}
+
+const writeTarget = (c: Confinement, input: string, folder: Handle, name: string, existing: Stats | undefined): WriteTarget => {
+  const absolute = path.join(folder.absolute, name)
+  const reason = writeRefusal(c, absolute)
+  if (reason !== undefined) {
+    fd_.close(folder.fd)
+    throw refusedError(input, reason)
+  }
+  return { folder, name, absolute, relative: relativeTo(c.root, absolute), existing }
+}
+
+/**
+ * Where a file at `input` is written. An existing file (through a symbolic link that ends inside, too) is
+ * verified through its descriptor, then its folder is opened by the real path found and checked to be the
+ * same; a new file's folder is opened and verified. The write itself goes through that folder's descriptor.
+ */
+const openForWrite = async (c: Confinement, input: string, createDirs: boolean): Promise<WriteTarget> => {
+  const lexical = lexicalOrThrow(c, input)
+  if (lexical === c.root) throw itself()
+  let fd: number | undefined
+  try {
+    fd = await fd_.open(lexical, fd_.O_PATH)
+  } catch (error) {
+    if (codeOf(error) !== "ENOENT") throw await explain(c, input, error)
+  }
+  if (fd !== undefined) {
+    const file = await verify(c, input, fd, lexical)
+    try {
+      if (file.stat.isDirectory()) throw file.absolute === c.root ? itself() : new ToolFailure({ message: `${file.relative} is a directory` })
+      const folder = await openFolderAt(c, input, path.dirname(file.absolute))
+      return writeTarget(c, input, folder, path.basename(file.absolute), file.stat)
+    } finally {
+      fd_.close(file.fd)
+    }
+  }
+  // nothing to follow there: a name that exists all the same is a dangling symbolic link
+  if ((await fs.lstat(lexical).catch(() => undefined)) !== undefined) throw await explain(c, input, undefined)
+  const folder = await folderForNew(c, input, path.dirname(lexical), path.basename(lexical), createDirs)
+  return writeTarget(c, input, folder, path.basename(lexical), undefined)
+}
+
+/** Removes `name` from the folder if it is still the file `stat` describes (one this write created). */
+const removeCreated = async (folder: Handle, name: string, stat: Stats) => {
+  const entry = fd_.procChild(folder.fd, name)
+  const now = await fs.lstat(entry).catch(() => undefined)
+  if (now !== undefined && now.dev === stat.dev && now.ino === stat.ino) await fs.unlink(entry).catch(() => undefined)
+}
+
+/**
+ * Checks a file this write opened, through its descriptor: a regular file, still inside, not the router's.
+ * When it is not, what this write created is removed and the write fails.
+ */
+const checkWritten = async (c: Confinement, input: string, target: WriteTarget, name: string, fd: number, created: boolean) => {
+  const stat = fd_.fstat(fd)
+  const real = fd_.realPathOf(fd)
+  if (stat.nlink === 0) {
+    throw new ToolFailure({ message: `${target.relative} was removed or replaced by someone else while it was being written` })
+  }
+  if (!stat.isFile()) throw new ToolFailure({ message: `${target.relative} is not a regular file` })
+  const reason = (await refusalOf(c, real, stat)) ?? writeRefusal(c, real)
+  if (reason === undefined) return stat
+  if (created) await removeCreated(target.folder, name, stat)
+  throw refusedError(
+    input,
+    `${reason} (its folder was moved or replaced while it was being written${created ? "; the file made there was removed" : ""})`
+  )
+}
+
+const writeFlags = fd_.O_WRONLY | fd_.O_NOFOLLOW | fd_.O_NONBLOCK | fd_.O_NOCTTY
+
+/** A name for the temporary file beside `name`, within the 255-byte limit of a name. */
+const temporaryName = (name: string) => `.${name.slice(0, 200)}.${randomBytes(6).toString("hex")}.tmp`
+
+/**
+ * Writes `data` at a verified target, through its folder's descriptor: create (O_CREAT|O_EXCL), append, or
+ * overwrite (a temporary file made with O_EXCL beside it, written, then renamed over it within that same
+ * folder: a reader never sees half a file, a crash leaves the old one, and the new one keeps the old one's
+ * permissions). Every file opened is verified through its descriptor before data goes in, and the renamed
+ * file after the rename; O_NOFOLLOW refuses a symbolic link swapped in at the name.
+ */
+const writeTo = async (c: Confinement, input: string, target: WriteTarget, data: Uint8Array, mode: WriteMode): Promise<Written> => {
+  const { folder, name } = target
+  const entry = fd_.procChild(folder.fd, name)
+  if (c.hook !== undefined) await c.hook("before-write", target.absolute)
+  const openFile = (file: string, flags: number, permissions = 0o666) =>
+    fd_.open(file, flags, permissions).catch((error) => {
+      // O_NOFOLLOW on a symbolic link
+      if (codeOf(error) === "ELOOP") throw changed(input, error)
+      throw fsFailure(target.relative, error)
+    })
+  switch (mode) {
+    case "create":
+    case "append": {
+      const created = mode === "create" || target.existing === undefined
+      const fd = await openFile(entry, writeFlags | fd_.O_CREAT | (mode === "create" ? fd_.O_EXCL : fd_.O_APPEND))
+      try {
+        await checkWritten(c, input, target, name, fd, created)
+        await fd_.writeAll(fd, data).catch((error) => Promise.reject(fsFailure(target.relative, error)))
+        return { size: fd_.fstat(fd).size, created }
+      } finally {
+        fd_.close(fd)
+      }
+    }
+    case "overwrite": {
+      const permissions = target.existing === undefined ? undefined : target.existing.mode & 0o7777
+      const temporary = temporaryName(name)
+      const fd = await openFile(fd_.procChild(folder.fd, temporary), writeFlags | fd_.O_CREAT | fd_.O_EXCL, permissions ?? 0o666)
+      let renamed = false
+      try {
+        const made = await checkWritten(c, input, target, temporary, fd, true)
+        await fd_.writeAll(fd, data)
+        // the mode given to open is masked by the umask: set it as it was
+        if (permissions !== undefined) await fd_.fchmod(fd, permissions)
+        if (c.hook !== undefined) await c.hook("before-rename", target.absolute)
+        await fs.rename(fd_.procChild(folder.fd, temporary), entry)
+        renamed = true
+        // the file now at the name, through the descriptor of the file written: still inside
+        const final = fd_.fstat(fd)
+        const real = fd_.realPathOf(fd)
+        const reason = final.nlink === 0 ? undefined : (await refusalOf(c, real, final)) ?? writeRefusal(c, real)
+        if (reason !== undefined) {
+          await removeCreated(folder, name, made)
+          throw refusedError(input, `${reason} (its folder was moved or replaced while it was being written; the file made there was removed)`)
+        }
+        return { size: data.length, created: target.existing === undefined }
+      } catch (error) {
+        if (!renamed) await fs.unlink(fd_.procChild(folder.fd, temporary)).catch(() => undefined)
+        throw error instanceof PathRefused || error instanceof ToolFailure ? error : fsFailure(target.relative, error)
+      } finally {
+        fd_.close(fd)
+      }
+    }
+  }
+}
+
+/** Runs one step of the handle work; a failure that is not a refusal or a ToolFailure names the path. */
+const attempt = <A>(input: string, run: () => Promise<A>): Effect.Effect<A, PathRefused | ToolFailure> =>
+  Effect.tryPromise({
+    try: run,
+    catch: (error) => (error instanceof PathRefused || error instanceof ToolFailure ? error : fsFailure(input, error))
+  })
+
+/** A handle closed when the scope closes. Opening is not interrupted, so nothing opened is left behind. */
+const scopedHandle = <A extends { readonly fd: number } | { readonly folder: { readonly fd: number } }>(
+  acquire: Effect.Effect<A, PathRefused | ToolFailure>
+): Effect.Effect<A, PathRefused | ToolFailure, Scope.Scope> =>
+  Effect.acquireRelease(acquire, (a) => Effect.sync(() => fd_.close("fd" in a ? a.fd : a.folder.fd)))
+
 /** The start-up warning for a working folder that holds some of the router's state, or undefined. */
 export const stateWarning = (root: string, state: RouterState): string | undefined =>
   state.inside.length === 0
@@ -367,6 +774,28 @@ export const stateWarning = (root: string, state: RouterState): string | undefin
 export class Sandbox extends Context.Service<Sandbox, {
   /** The real path of the working folder. */
   readonly root: () => string
+  /**
+   * Opens a file or folder (following symbolic links that end inside) and verifies the object opened:
+   * the tools read, list and search through the Handle, never by path again. Closed with the scope.
+   */
+  readonly open: (input: string) => Effect.Effect<Handle, PathRefused | ToolFailure, Scope.Scope>
+  /** As open, for a folder: anything else fails with "is not a directory". */
+  readonly openDirectory: (input: string) => Effect.Effect<Handle, PathRefused | ToolFailure, Scope.Scope>
+  /**
+   * The entry `name` of a verified folder, opened without following a symbolic link (with `directory`, only
+   * a real folder) and verified; undefined when it is gone, is something else, or is refused.
+   */
+  readonly openEntry: (folder: Handle, name: string, options?: { readonly directory?: boolean }) => Effect.Effect<Handle | undefined, never, Scope.Scope>
+  /** Reads bytes of a verified regular file through its descriptor. */
+  readonly read: (file: Handle, offset: number, length: number) => Effect.Effect<Buffer, PathRefused | ToolFailure>
+  /** Where a file is written: its folder opened and verified (with createDirs, missing folders made inside it, each verified). */
+  readonly openForWrite: (input: string, options: { readonly createDirs: boolean }) => Effect.Effect<WriteTarget, PathRefused | ToolFailure, Scope.Scope>
+  /** Writes through the target's folder descriptor, verifying every file it opens (see writeTo). */
+  readonly write: (target: WriteTarget, data: Uint8Array, mode: WriteMode) => Effect.Effect<Written, PathRefused | ToolFailure>
+  /**
+   * The real path of `input` (as far as it exists) after the checks, without opening it: for a path given to
+   * a program, which opens it itself. The file tools use the handles above.
+   */
   readonly resolve: (input: string) => Effect.Effect<ResolvedPath, PathRefused>
   /** As resolve, for a path about to be written: never inside a .git folder, whose configuration can run programs. */
   readonly resolveForWrite: (input: string) => Effect.Effect<ResolvedPath, PathRefused>
@@ -393,13 +822,32 @@ export class Sandbox extends Context.Service<Sandbox, {
       }
       const warning = stateWarning(root(), state())
       if (warning !== undefined) yield* Effect.logWarning(warning)
+      const hooks = yield* SandboxHooks
+      if (!fd_.procAvailable()) {
+        yield* Effect.logWarning("/proc/self/fd is not available: the file tools need it (Linux with procfs) to verify what they open, and will fail")
+      }
+      const confinement = (): Confinement => ({ root: root(), state: state(), hook: hooks.at })
       const refuse = (input: string, reason: string) => Effect.fail(new PathRefused({ path: input, reason }))
+      const open = (input: string) => scopedHandle(attempt(input, () => openPath(confinement(), input)))
       const resolve = (input: string) =>
         Effect.promise(() => confine(root(), input, state())).pipe(
           Effect.flatMap((result) => (typeof result === "string" ? refuse(input, result) : Effect.succeed(result)))
         )
       return Sandbox.of({
         root,
+        open,
+        openDirectory: (input) =>
+          Effect.flatMap(open(input), (handle) =>
+            handle.stat.isDirectory() ? Effect.succeed(handle) : Effect.fail(new ToolFailure({ message: `${handle.relative} is not a directory` }))),
+        openEntry: (folder, name, options) =>
+          Effect.acquireRelease(
+            Effect.promise(() => openEntry(confinement(), folder, name, options?.directory === true)),
+            (handle) => Effect.sync(() => handle !== undefined && fd_.close(handle.fd))
+          ),
+        // not interruptible: the descriptors it uses stay open until it is done
+        read: (file, offset, length) => Effect.uninterruptible(attempt(file.relative, () => readFrom(confinement(), file, offset, length))),
+        openForWrite: (input, options) => scopedHandle(attempt(input, () => openForWrite(confinement(), input, options.createDirs))),
+        write: (target, data, mode) => Effect.uninterruptible(attempt(target.relative, () => writeTo(confinement(), target.relative, target, data, mode))),
         resolve,
         resolveForWrite: (input) =>
           Effect.flatMap(resolve(input), (resolved) =>

@@ -12,18 +12,20 @@ const reasons: Record<string, string> = {
   EEXIST: "already exists",
   ENOSPC: "cannot be written: no space left on the device",
   EROFS: "cannot be written: read-only file system",
-  ELOOP: "passes through too many symbolic links"
+  ELOOP: "passes through too many symbolic links",
+  ENXIO: "is a special file that cannot be opened here",
+  ETXTBSY: "is a program being run and cannot be written"
+}
+
+/** A node:fs error as a failure whose message names the path and the cause. */
+export const fsFailure = (relative: string, error: unknown): ToolFailure => {
+  const code = (error as NodeJS.ErrnoException).code ?? ""
+  return new ToolFailure({ message: `${relative} ${reasons[code] ?? `failed: ${(error as Error).message}`}` })
 }
 
 /** Runs a node:fs promise, turning its error into a message that names the path and the cause. */
 export const fsCall = <A>(relative: string, run: () => Promise<A>) =>
-  Effect.tryPromise({
-    try: run,
-    catch: (error) => {
-      const code = (error as NodeJS.ErrnoException).code ?? ""
-      return new ToolFailure({ message: `${relative} ${reasons[code] ?? `failed: ${(error as Error).message}`}` })
-    }
-  })
+  Effect.tryPromise({ try: run, catch: (error) => fsFailure(relative, error) })
 
 /** A path that must name an existing folder inside the working directory. */
 export const existingDirectory = (sandbox: Sandbox["Service"], input: string) =>

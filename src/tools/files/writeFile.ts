@@ -1,10 +1,7 @@
-import { Effect, Schema } from "effect"
-import { randomBytes } from "node:crypto"
-import * as fs from "node:fs/promises"
-import * as path from "node:path"
-import { Sandbox } from "../Sandbox.ts"
+import { Effect, Option, Schema } from "effect"
+import { repositoryInternalsRefusal, repositoryWriteLock, shapesRepository } from "../git/repositoryInternals.ts"
+import { PathRefused, Sandbox } from "../Sandbox.ts"
 import { defineTool, ToolFailure } from "../ToolDefinition.ts"
-import { fsCall } from "./fileErrors.ts"
 
 const WriteFileInput = Schema.Struct({
   path: Schema.String.annotate({ description: "File path, relative to the working directory" }),
@@ -21,20 +18,21 @@ const WriteFileInput = Schema.Struct({
 const base64Pattern = /^[A-Za-z0-9+/]*={0,2}$/
 
 /**
- * Writes beside the target, then renames over it: a reader never sees half a file, a crash leaves the old
- * one. The new file keeps the old one's permissions, so a private file stays private.
+ * No write inside any repository's internals (a git directory under any name), nor one that would make a
+ * folder one (git/repositoryInternals.ts). A write that could shape a repository is checked and done under
+ * one lock, so concurrent calls cannot assemble a repository between the checks and the writes.
  */
-const replaceAtomically = async (target: string, data: Buffer, mode: number | undefined) => {
-  const temporary = path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(6).toString("hex")}.tmp`)
-  try {
-    await fs.writeFile(temporary, data, { flag: "wx", mode: mode ?? 0o666 })
-    if (mode !== undefined) await fs.chmod(temporary, mode)
-    await fs.rename(temporary, target)
-  } catch (error) {
-    await fs.rm(temporary, { force: true })
-    throw error
-  }
-}
+const outsideRepositoryInternals = <A, E, R>(sandbox: Sandbox["Service"], input: string, write: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const resolved = yield* Effect.option(sandbox.resolve(input))
+    // a path the sandbox refuses is refused by the write itself, with the sandbox's own message
+    if (Option.isNone(resolved)) return yield* write
+    const check = Effect.promise(() => repositoryInternalsRefusal(sandbox.root(), resolved.value.absolute)).pipe(
+      Effect.flatMap((reason) => (reason === undefined ? Effect.void : Effect.fail(new PathRefused({ path: input, reason }))))
+    )
+    const guarded = Effect.andThen(check, write)
+    return yield* (shapesRepository(resolved.value.relative) ? repositoryWriteLock.withPermit(guarded) : guarded)
+  })
 
 export const writeFileTool = Effect.gen(function*() {
   const sandbox = yield* Sandbox
@@ -44,42 +42,21 @@ export const writeFileTool = Effect.gen(function*() {
     input: WriteFileInput,
     annotations: { title: "Write file", readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
     handler: (input) =>
-      Effect.gen(function*() {
+      outsideRepositoryInternals(sandbox, input.path, Effect.gen(function*() {
         const encoding = input.encoding ?? "utf8"
         if (encoding === "base64" && !base64Pattern.test(input.content.replace(/\s/g, ""))) {
           return yield* new ToolFailure({ message: "content is not valid base64" })
         }
         const data = Buffer.from(input.content, encoding)
-        const target = yield* sandbox.resolveForWrite(input.path)
-        if (target.relative === ".") return yield* new ToolFailure({ message: "path names the working directory itself, not a file" })
-        const parent = path.dirname(target.absolute)
-        const parentStat = yield* Effect.promise(() => fs.stat(parent).catch(() => undefined))
-        if (parentStat === undefined) {
-          if (input.createDirs !== true) {
-            return yield* new ToolFailure({ message: `folder ${path.dirname(target.relative)} does not exist; pass createDirs: true to create it` })
-          }
-          yield* fsCall(path.dirname(target.relative), () => fs.mkdir(parent, { recursive: true }))
-        } else if (!parentStat.isDirectory()) {
-          return yield* new ToolFailure({ message: `${path.dirname(target.relative)} is not a folder` })
-        }
-        const existing = yield* Effect.promise(() => fs.lstat(target.absolute).catch(() => undefined))
-        if (existing?.isDirectory()) return yield* new ToolFailure({ message: `${target.relative} is a directory` })
+        // the folder is opened and verified (missing folders made inside it with createDirs); the file is
+        // created, appended to or replaced through that folder's descriptor and verified through its own
+        const target = yield* sandbox.openForWrite(input.path, { createDirs: input.createDirs === true })
         const mode = input.mode ?? "overwrite"
-        yield* fsCall(target.relative, () => {
-          switch (mode) {
-            case "create":
-              return fs.writeFile(target.absolute, data, { flag: "wx" })
-            case "append":
-              return fs.appendFile(target.absolute, data)
-            case "overwrite":
-              return replaceAtomically(target.absolute, data, existing === undefined ? undefined : existing.mode & 0o7777)
-          }
-        })
-        const size = (yield* fsCall(target.relative, () => fs.stat(target.absolute))).size
+        const { size, created } = yield* sandbox.write(target, data, mode)
         return {
           content: [{ type: "text" as const, text: `Wrote ${data.length} bytes to ${target.relative} (${mode}); it now has ${size} bytes.` }],
-          structuredContent: { path: target.relative, bytesWritten: data.length, size, mode, created: existing === undefined }
+          structuredContent: { path: target.relative, bytesWritten: data.length, size, mode, created }
         }
-      })
+      }).pipe(Effect.scoped))
   })
 })
