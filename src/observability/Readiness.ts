@@ -1,12 +1,15 @@
 /**
- * Whether the router can serve: the database answers `SELECT 1` promptly, and the configuration in force
- * still validates (its working folder may have vanished since start), and every required upstream is up.
+ * Whether the router can serve: the database answers `SELECT 1` promptly, the audit store can write
+ * (while it cannot, tool calls are refused: a full disk or a read-only file still answers SELECT 1), the
+ * configuration in force still validates (its working folder may have vanished since start), and every
+ * required upstream is up.
  * The reasons name what failed,
  * never a value: /health/ready answers anonymous probes.
  */
 import { Context, Effect, Layer, Option } from "effect"
 import { SqlClient } from "effect/sql"
 import { AppConfig } from "../config/AppConfig.ts"
+import { AuditSink } from "../security/AuditLog.ts"
 import { Upstreams } from "../upstreams/Upstreams.ts"
 
 /** Longer than a healthy SQLite answer by far, shorter than a probe's usual timeout. */
@@ -37,8 +40,14 @@ export class Readiness extends Context.Service<Readiness, {
       // upstreams marked required: down means not ready (an optional one never holds the router back)
       const upstreamService = yield* Effect.serviceOption(Upstreams)
       const upstreams = Effect.sync(() => Option.match(upstreamService, { onNone: () => [], onSome: (u) => u.unready() }))
+      // the audit writer knows when its last batch failed; its probe clears this when a write succeeds
+      const sink = yield* AuditSink
+      const audit = Effect.sync(() => {
+        const problem = sink.problem()
+        return problem === undefined ? [] : [problem]
+      })
       return Readiness.of({
-        problems: Effect.map(Effect.all([storage, configuration, upstreams], { concurrency: "unbounded" }), (lists) => lists.flat())
+        problems: Effect.map(Effect.all([storage, audit, configuration, upstreams], { concurrency: "unbounded" }), (lists) => lists.flat())
       })
     })
   )

@@ -13,10 +13,9 @@
  */
 import { Cause, Context, Effect, Layer, Metric, Option, SchemaIssue } from "effect"
 import { AppConfig } from "../config/AppConfig.ts"
-import { createHash } from "node:crypto"
 import { Events } from "../observability/Events.ts"
 import { recordToolCall, type ToolOutcome, toolsInFlight } from "../observability/instruments.ts"
-import { type AuditEvent, AuditSink } from "../security/AuditLog.ts"
+import { type AuditEvent, AuditSink, summariseArguments } from "../security/AuditLog.ts"
 import { allows, describeRequirement, needTool } from "../security/permissions.ts"
 import { RateLimits } from "../security/RateLimits.ts"
 import { PermissionDenied } from "../security/SecurityErrors.ts"
@@ -29,7 +28,12 @@ import { InvalidArguments, type RouterError, UnknownTool } from "./RouterErrors.
 
 const formatIssues = SchemaIssue.makeFormatterStandardSchemaV1()
 
-/** What the audit trail keeps of a call: who, what, how it went; of the arguments only their names and a digest. */
+/**
+ * What the audit trail keeps of a call: who, what, how it went; of the arguments only their names and a
+ * digest (computed without recursion, whatever their depth). Every outcome of `call` past the rate limit
+ * goes through `audit.audited`: a call is refused before it runs while the audit store is failing, and
+ * its result (or its error) is returned only once its entry is committed, else AuditUnavailable.
+ */
 const auditEvent = (caller: Caller, tool: string, args: unknown, outcome: AuditEvent["outcome"], durationMs?: number): AuditEvent => ({
   actor: caller.keyId ?? (caller.transport === "stdio" ? "local" : "anonymous"),
   action: "tool.call",
@@ -39,8 +43,7 @@ const auditEvent = (caller: Caller, tool: string, args: unknown, outcome: AuditE
   details: {
     transport: caller.transport,
     ...(caller.ip === undefined ? {} : { ip: caller.ip }),
-    argumentNames: args !== null && typeof args === "object" ? Object.keys(args).slice(0, 50) : [],
-    argumentsDigest: createHash("sha256").update(JSON.stringify(args ?? null)).digest("hex").slice(0, 16)
+    ...summariseArguments(args)
   }
 })
 
@@ -90,27 +93,30 @@ export class Router extends Context.Service<Router, {
           const tooLarge = argumentProblem(args, { maxDepth: maxArgumentDepth, maxBytes: maxArgumentBytes })
           if (tooLarge !== undefined) {
             // audited without the arguments: they are what the bound keeps away from every other code
-            audit.record(auditEvent(caller, name, undefined, "error"))
-            return Effect.fail(new InvalidArguments({ tool: name, problems: [{ path: "", message: tooLarge }] }))
+            return audit.audited(
+              Effect.fail(new InvalidArguments({ tool: name, problems: [{ path: "", message: tooLarge }] })),
+              () => auditEvent(caller, name, undefined, "error")
+            )
           }
           const tool = registry.find(name)
           if (tool === undefined) {
             // probing for tool names is worth knowing about: audited, but not a metric label (unbounded)
-            audit.record(auditEvent(caller, name, args, "error"))
-            return Effect.fail(new UnknownTool({ name }))
+            return audit.audited(Effect.fail(new UnknownTool({ name })), () => auditEvent(caller, name, args, "error"))
           }
           if (!mayCall(caller, name)) {
-            audit.record(auditEvent(caller, name, args, "denied"))
             published(caller, name, "denied", 0)
-            return recordToolCall(name, "denied", 0).pipe(
-              Effect.andThen(Option.match(securityStats, { onNone: () => Effect.void, onSome: (stats) => stats.record("permissionDenied") })),
-              Effect.andThen(Effect.fail(new PermissionDenied({ keyName: caller.keyName ?? "anonymous", needed: describeRequirement(needTool(name)) })))
+            return audit.audited(
+              recordToolCall(name, "denied", 0).pipe(
+                Effect.andThen(Option.match(securityStats, { onNone: () => Effect.void, onSome: (stats) => stats.record("permissionDenied") })),
+                Effect.andThen(Effect.fail(new PermissionDenied({ keyName: caller.keyName ?? "anonymous", needed: describeRequirement(needTool(name)) })))
+              ),
+              () => auditEvent(caller, name, args, "denied")
             )
           }
           const started = performance.now()
           const timeoutMs = config.current().tools.timeout
           const inFlight = Metric.withAttributes(toolsInFlight, { tool: name })
-          return Metric.modify(inFlight, 1).pipe(Effect.andThen(tool.decode(args ?? {})), 
+          const run = Metric.modify(inFlight, 1).pipe(Effect.andThen(tool.decode(args ?? {})),
             Effect.mapError((error) =>
               new InvalidArguments({
                 tool: name,
@@ -141,11 +147,13 @@ export class Router extends Context.Service<Router, {
               const outcome: ToolOutcome = exit._tag === "Failure"
                 ? (Cause.hasInterruptsOnly(exit.cause) ? "error" : "invalid")
                 : exit.value.isError === true ? "error" : "ok"
-              audit.record(auditEvent(caller, name, args, outcome === "ok" ? "ok" : "error", durationMs))
               published(caller, name, outcome, durationMs)
               return Metric.modify(inFlight, -1).pipe(Effect.andThen(recordToolCall(name, outcome, durationMs / 1000)))
             })
           )
+          // the entry is built as the call ends; the caller sees the result once the entry is on disk
+          return audit.audited(run, (exit) =>
+            auditEvent(caller, name, args, exit._tag === "Success" && exit.value.isError !== true ? "ok" : "error", performance.now() - started))
         })))
       return Router.of({
         list: (caller) => registry.all().filter((tool) => mayCall(caller, tool.name)),

@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import type { AuditUnavailable } from "../security/AuditLog.ts"
 import type { PermissionDenied, RateLimited } from "../security/SecurityErrors.ts"
 
 export class UnknownTool extends Schema.TaggedError<UnknownTool>()("UnknownTool", {
@@ -20,5 +21,8 @@ export class InvalidArguments extends Schema.TaggedError<InvalidArguments>()("In
   }
 }
 
-/** `RateLimited`: the caller has used its tool calls of the minute or hour (security.maxRequestsPerMinute, ...). */
-export type RouterError = UnknownTool | InvalidArguments | PermissionDenied | RateLimited
+/**
+ * `RateLimited`: the caller has used its tool calls of the minute or hour (security.maxRequestsPerMinute, ...).
+ * `AuditUnavailable`: the call's audit entry cannot be written (the store is failing or its queue is full).
+ */
+export type RouterError = UnknownTool | InvalidArguments | PermissionDenied | RateLimited | AuditUnavailable

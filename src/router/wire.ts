@@ -5,6 +5,7 @@
 import { McpSchema } from "effect/ai"
 import type { ToolDefinition, ToolOutput } from "../tools/ToolDefinition.ts"
 import type { EdgeError, RateLimited } from "../security/SecurityErrors.ts"
+import type { AuditUnavailable } from "../security/AuditLog.ts"
 import type { RouterError } from "./RouterErrors.ts"
 
 export const JsonRpcCode = {
@@ -19,7 +20,9 @@ export const JsonRpcCode = {
   PayloadTooLarge: -32013,
   SessionNotFound: -32004,
   SessionLimit: -32005,
-  RateLimited: -32029
+  RateLimited: -32029,
+  /** The call's audit entry cannot be written: nothing runs unaudited (HTTP 503, Retry-After). */
+  AuditUnavailable: -32050
 } as const
 export type JsonRpcCode = (typeof JsonRpcCode)[keyof typeof JsonRpcCode]
 
@@ -46,6 +49,8 @@ export const httpStatusOfJsonRpcCode = (code: number): number => {
       return 413
     case JsonRpcCode.RateLimited:
       return 429
+    case JsonRpcCode.AuditUnavailable:
+      return 503
     default:
       return 500
   }
@@ -61,8 +66,13 @@ export const routerErrorToJsonRpc = (error: RouterError): JsonRpcErrorObject => 
       return { code: JsonRpcCode.InvalidParams, message: error.message, data: { tool: error.tool, problems: error.problems } }
     case "RateLimited":
       return { code: JsonRpcCode.RateLimited, message: error.message, data: rateLimitData(error) }
+    case "AuditUnavailable":
+      return { code: JsonRpcCode.AuditUnavailable, message: error.message, data: auditUnavailableData(error) }
   }
 }
+
+/** The `data` of a -32050 error. */
+const auditUnavailableData = (error: AuditUnavailable) => ({ reason: error.reason, retryAfterSeconds: error.retryAfterSeconds })
 
 /** The `data` of a -32029 error, on /api/mcp/jsonrpc and /mcp alike. */
 const rateLimitData = (error: RateLimited) => ({ retryAfterSeconds: error.retryAfterSeconds, limit: error.limit, window: error.window })
@@ -75,15 +85,27 @@ const rateLimitData = (error: RateLimited) => ({ retryAfterSeconds: error.retryA
 export const routerErrorToMcp = (error: RouterError): McpSchema.InvalidParams | McpSchema.McpErrorBase =>
   error._tag === "RateLimited"
     ? new McpSchema.McpErrorBase({ code: JsonRpcCode.RateLimited, message: error.message, data: rateLimitData(error) })
+    : error._tag === "AuditUnavailable"
+    ? new McpSchema.McpErrorBase({ code: JsonRpcCode.AuditUnavailable, message: error.message, data: auditUnavailableData(error) })
     : new McpSchema.InvalidParams({ message: error.message })
+
+/**
+ * The tools/call result of a call refused because its audit entry cannot be written: MCP clients show a
+ * tool's `isError` result to the model and the user, where a protocol error is often swallowed.
+ */
+export const auditUnavailableToMcpResult = (error: AuditUnavailable) => ({
+  content: [{ type: "text" as const, text: error.message }],
+  isError: true
+})
 
 /** Whether an MCP error is the rate-limit error `routerErrorToMcp` makes. */
 export const isMcpRateLimited = (error: unknown): error is McpSchema.McpErrorBase =>
   error instanceof McpSchema.McpErrorBase && error.code === JsonRpcCode.RateLimited
 
-/** Headers of an HTTP response that carries a single JSON-RPC error: on -32029 those of a 429 at the edge. */
+/** Headers of an HTTP response that carries a single JSON-RPC error: on -32029 those of a 429 at the edge, on -32050 a Retry-After. */
 export const httpHeadersOfJsonRpcError = (error: JsonRpcErrorObject): Record<string, string> => {
   const data = error.data as { readonly retryAfterSeconds?: unknown; readonly limit?: unknown } | undefined
+  if (error.code === JsonRpcCode.AuditUnavailable && typeof data?.retryAfterSeconds === "number") return { "retry-after": String(data.retryAfterSeconds) }
   if (error.code !== JsonRpcCode.RateLimited || typeof data?.retryAfterSeconds !== "number" || typeof data.limit !== "number") return {}
   const retryAfter = String(data.retryAfterSeconds)
   return { "retry-after": retryAfter, "ratelimit-limit": String(data.limit), "ratelimit-remaining": "0", "ratelimit-reset": retryAfter }
@@ -184,5 +206,7 @@ export const socketErrorCode = (tag: string) =>
     RateLimited: "rate_limited",
     PermissionDenied: "forbidden",
     KeyNotFound: "not_found",
-    KeyStoreError: "storage_unavailable"
+    KeyStoreError: "storage_unavailable",
+    // the socket protocol's codes are fixed (ws/protocol.ts): the message names the audit store
+    AuditUnavailable: "storage_unavailable"
   } as const)[tag] ?? "invalid_message"

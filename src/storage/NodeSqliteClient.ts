@@ -1,16 +1,20 @@
 /**
  * effect's SqlClient on Node's built-in SQLite (node:sqlite): one connection shared through a
- * semaphore, SQLite's statement compiler, errors classified by effect's SQLite rules.
+ * semaphore, SQLite's statement compiler, errors classified by effect's SQLite rules. Prepared
+ * statements are kept by their SQL text (the most recently used few hundred), so a statement run
+ * again (the audit trail's insert, transaction control, key look-ups) is compiled once.
  */
 import { Effect, Layer, Semaphore, Stream } from "effect"
 import * as Reactivity from "effect/reactivity/Reactivity"
 import { SqlClient, SqlConnection, SqlError, Statement } from "effect/sql"
-import { DatabaseSync, type SQLInputValue } from "node:sqlite"
+import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite"
 
 export interface NodeSqliteOptions {
   readonly filename: string
   /** Opened read-only by SQLite itself: writes fail whatever the SQL says. */
   readonly readOnly?: boolean
+  /** Prepared statements kept for reuse (default 256). */
+  readonly statementCacheSize?: number
 }
 
 const sqlError = (cause: unknown, operation: string) =>
@@ -27,10 +31,27 @@ export const makeNodeSqliteClient = (options: NodeSqliteOptions) =>
     )
     if (options.readOnly !== true) db.exec("PRAGMA journal_mode = WAL")
 
+    // a Map keeps insertion order: the first key is the least recently used
+    const cacheSize = options.statementCacheSize ?? 256
+    const statements = new Map<string, StatementSync>()
+    const prepared = (sql: string): StatementSync => {
+      const cached = statements.get(sql)
+      if (cached !== undefined) {
+        statements.delete(sql)
+        statements.set(sql, cached)
+        return cached
+      }
+      const statement = db.prepare(sql)
+      if (cacheSize > 0) {
+        statements.set(sql, statement)
+        if (statements.size > cacheSize) statements.delete(statements.keys().next().value!)
+      }
+      return statement
+    }
     const rows = (sql: string, params: ReadonlyArray<unknown>, arrays: boolean) =>
       Effect.try({
         try: () => {
-          const statement = db.prepare(sql)
+          const statement = prepared(sql)
           statement.setReturnArrays(arrays)
           return statement.all(...(params as Array<SQLInputValue>)) as Array<any>
         },

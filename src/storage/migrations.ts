@@ -45,5 +45,16 @@ export const migrations = {
       actor TEXT NOT NULL,
       changes TEXT NOT NULL,
       config TEXT NOT NULL
-    )`)
+    )`),
+  /**
+   * Audit entries carry their sequence number inside the hashed content, so `audit verify` tells a
+   * missing entry from an edited one even when ids are renumbered. Entries written before this
+   * migration keep seq NULL and their original hash, and are verified as they always were (ids
+   * consecutive, chain of hashes); every later entry has seq = id.
+   */
+  "0004_audit_seq": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`ALTER TABLE audit_log ADD COLUMN seq INTEGER`
+    yield* sql`CREATE UNIQUE INDEX audit_log_seq ON audit_log (seq)`
+  })
 }
