@@ -20,6 +20,7 @@ import { AppConfig } from "../config/AppConfig.ts"
 import type { RouterConfig } from "../config/schema.ts"
 import * as fd_ from "./files/fd.ts"
 import { fsFailure } from "./files/fileErrors.ts"
+import { printableName } from "./printableName.ts"
 import { ToolFailure } from "./ToolDefinition.ts"
 
 /** Linux limits: a whole path and one of its names. */
@@ -559,7 +560,7 @@ const openFolderAt = async (c: Confinement, input: string, real: string): Promis
 
 const changed = (input: string, error: unknown) =>
   new ToolFailure({
-    message: `${input} changed while it was being written (a folder on its path was moved or replaced${
+    message: `${printableName(input)} changed while it was being written (a folder on its path was moved or replaced${
       error === undefined ? "" : `: ${codeOf(error) ?? (error as Error).message}`
     }); nothing was written, try again`
   })
@@ -588,14 +589,14 @@ const folderForNew = async (c: Confinement, input: string, lexicalFolder: string
   }
   let folder = await verify(c, input, fd, dir)
   try {
-    if (!folder.stat.isDirectory()) throw new ToolFailure({ message: `${folder.relative} is not a folder` })
+    if (!folder.stat.isDirectory()) throw new ToolFailure({ message: `${printableName(folder.relative)} is not a folder` })
     if (missing.length === 0) return folder
     // the whole path is checked before anything is made
     const planned = path.join(folder.absolute, ...missing, name)
     const reason = writeRefusal(c, planned)
     if (reason !== undefined) throw refusedError(input, reason)
     const first = relativeTo(c.root, path.join(folder.absolute, ...missing))
-    if (!createDirs) throw new ToolFailure({ message: `folder ${first} does not exist; pass createDirs: true to create it` })
+    if (!createDirs) throw new ToolFailure({ message: `folder ${printableName(first)} does not exist; pass createDirs: true to create it` })
     for (const part of missing) {
       const entry = fd_.procChild(folder.fd, part)
       const shown = relativeTo(c.root, path.join(folder.absolute, part))
@@ -643,7 +644,7 @@ const openForWrite = async (c: Confinement, input: string, createDirs: boolean):
   if (fd !== undefined) {
     const file = await verify(c, input, fd, lexical)
     try {
-      if (file.stat.isDirectory()) throw file.absolute === c.root ? itself() : new ToolFailure({ message: `${file.relative} is a directory` })
+      if (file.stat.isDirectory()) throw file.absolute === c.root ? itself() : new ToolFailure({ message: `${printableName(file.relative)} is a directory` })
       const folder = await openFolderAt(c, input, path.dirname(file.absolute))
       return writeTarget(c, input, folder, path.basename(file.absolute), file.stat)
     } finally {
@@ -671,9 +672,9 @@ const checkWritten = async (c: Confinement, input: string, target: WriteTarget, 
   const stat = fd_.fstat(fd)
   const real = fd_.realPathOf(fd)
   if (stat.nlink === 0) {
-    throw new ToolFailure({ message: `${target.relative} was removed or replaced by someone else while it was being written` })
+    throw new ToolFailure({ message: `${printableName(target.relative)} was removed or replaced by someone else while it was being written` })
   }
-  if (!stat.isFile()) throw new ToolFailure({ message: `${target.relative} is not a regular file` })
+  if (!stat.isFile()) throw new ToolFailure({ message: `${printableName(target.relative)} is not a regular file` })
   const reason = (await refusalOf(c, real, stat)) ?? writeRefusal(c, real)
   if (reason === undefined) return stat
   if (created) await removeCreated(target.folder, name, stat)
@@ -838,7 +839,7 @@ export class Sandbox extends Context.Service<Sandbox, {
         open,
         openDirectory: (input) =>
           Effect.flatMap(open(input), (handle) =>
-            handle.stat.isDirectory() ? Effect.succeed(handle) : Effect.fail(new ToolFailure({ message: `${handle.relative} is not a directory` }))),
+            handle.stat.isDirectory() ? Effect.succeed(handle) : Effect.fail(new ToolFailure({ message: `${printableName(handle.relative)} is not a directory` }))),
         openEntry: (folder, name, options) =>
           Effect.acquireRelease(
             Effect.promise(() => openEntry(confinement(), folder, name, options?.directory === true)),

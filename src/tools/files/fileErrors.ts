@@ -1,5 +1,6 @@
 import { Effect } from "effect"
 import * as fs from "node:fs/promises"
+import { printableName } from "../printableName.ts"
 import type { Sandbox } from "../Sandbox.ts"
 import { ToolFailure } from "../ToolDefinition.ts"
 
@@ -20,7 +21,7 @@ const reasons: Record<string, string> = {
 /** A node:fs error as a failure whose message names the path and the cause. */
 export const fsFailure = (relative: string, error: unknown): ToolFailure => {
   const code = (error as NodeJS.ErrnoException).code ?? ""
-  return new ToolFailure({ message: `${relative} ${reasons[code] ?? `failed: ${(error as Error).message}`}` })
+  return new ToolFailure({ message: `${printableName(relative)} ${reasons[code] ?? `failed: ${(error as Error).message}`}` })
 }
 
 /** Runs a node:fs promise, turning its error into a message that names the path and the cause. */
@@ -32,6 +33,6 @@ export const existingDirectory = (sandbox: Sandbox["Service"], input: string) =>
   Effect.gen(function*() {
     const folder = yield* sandbox.resolve(input)
     const stat = yield* fsCall(folder.relative, () => fs.stat(folder.absolute))
-    if (!stat.isDirectory()) return yield* new ToolFailure({ message: `${folder.relative} is not a directory` })
+    if (!stat.isDirectory()) return yield* new ToolFailure({ message: `${printableName(folder.relative)} is not a directory` })
     return folder
   })

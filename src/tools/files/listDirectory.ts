@@ -3,9 +3,10 @@ import type { Dirent } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { AppConfig } from "../../config/AppConfig.ts"
-import { Sandbox } from "../Sandbox.ts"
-import { defineTool } from "../ToolDefinition.ts"
-import { existingDirectory, fsCall } from "./fileErrors.ts"
+import { printableName } from "../printableName.ts"
+import { type Handle, Sandbox } from "../Sandbox.ts"
+import { defineTool, type ToolFailure } from "../ToolDefinition.ts"
+import { fsCall } from "./fileErrors.ts"
 
 const ListDirectoryInput = Schema.Struct({
   path: Schema.optionalKey(Schema.String.annotate({ description: "Folder, relative to the working directory (default \".\")" })),
@@ -32,7 +33,7 @@ export const listDirectoryTool = Effect.gen(function*() {
     annotations: { title: "List directory", readOnlyHint: true, openWorldHint: false },
     handler: (input) =>
       Effect.gen(function*() {
-        const folder = yield* existingDirectory(sandbox, input.path ?? ".")
+        const folder = yield* sandbox.openDirectory(input.path ?? ".")
         const limit = config.current().tools.maxListEntries
         const maxDepth = input.recursive === true ? input.maxDepth ?? 5 : 1
         const root = sandbox.root()
@@ -40,36 +41,45 @@ export const listDirectoryTool = Effect.gen(function*() {
         const state = sandbox.state()
         const entries: Array<{ path: string; name: string; type: EntryType; size: number; modified: string }> = []
         let truncated = false
-        const walk = async (dir: string, depth: number): Promise<void> => {
-          const children = (await fs.readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))
-          for (const child of children) {
-            if (input.includeHidden !== true && child.name.startsWith(".")) continue
-            const full = path.join(dir, child.name)
-            if (state.refusal(full) !== undefined) continue
-            if (entries.length >= limit) {
-              truncated = true
-              return
+        // each folder is read through its verified descriptor, each entry looked at in that very folder,
+        // and a sub-folder opened from it without following a symbolic link, then verified in turn
+        const walk = (dir: Handle, depth: number): Effect.Effect<void, ToolFailure> =>
+          Effect.gen(function*() {
+            const children = (yield* fsCall(dir.relative, () => fs.readdir(dir.at, { withFileTypes: true }))).sort((a, b) => a.name.localeCompare(b.name))
+            for (const child of children) {
+              if (input.includeHidden !== true && child.name.startsWith(".")) continue
+              const full = path.join(dir.absolute, child.name)
+              if (state.refusal(full) !== undefined) continue
+              if (entries.length >= limit) {
+                truncated = true
+                return
+              }
+              const info = yield* Effect.promise(() => fs.lstat(`${dir.at}/${child.name}`).catch(() => undefined))
+              if (info !== undefined && info.nlink > 1 && info.isFile() && (yield* Effect.promise(() => state.hardLinkRefusal(info))) !== undefined) continue
+              const type = entryType(child)
+              entries.push({
+                path: path.relative(root, full),
+                name: child.name,
+                type,
+                size: info?.size ?? 0,
+                modified: info?.mtime.toISOString() ?? ""
+              })
+              if (type === "directory" && depth < maxDepth) {
+                // a folder replaced by a link (or anything else) since it was read is not descended into
+                // (closed as soon as it is listed: one open folder per level)
+                yield* Effect.scoped(Effect.flatMap(sandbox.openEntry(dir, child.name, { directory: true }), (sub) =>
+                  sub === undefined ? Effect.void : walk(sub, depth + 1)))
+              }
             }
-            const info = await fs.lstat(full).catch(() => undefined)
-            if (info !== undefined && info.nlink > 1 && info.isFile() && (await state.hardLinkRefusal(info)) !== undefined) continue
-            const type = entryType(child)
-            entries.push({
-              path: path.relative(root, full),
-              name: child.name,
-              type,
-              size: info?.size ?? 0,
-              modified: info?.mtime.toISOString() ?? ""
-            })
-            if (type === "directory" && depth < maxDepth) await walk(full, depth + 1)
-          }
-        }
-        yield* fsCall(folder.relative, () => walk(folder.absolute, 1))
-        const lines = entries.map((e) => `${e.type === "directory" ? "d" : e.type === "symlink" ? "l" : "-"} ${String(e.size).padStart(10)} ${e.path}`)
+          })
+        yield* walk(folder, 1)
+        // names are printed escaped (a newline or a bidirectional control could forge a line); structuredContent keeps them exact
+        const lines = entries.map((e) => `${e.type === "directory" ? "d" : e.type === "symlink" ? "l" : "-"} ${String(e.size).padStart(10)} ${printableName(e.path)}`)
         if (truncated) lines.push(`... truncated at ${limit} entries (tools.maxListEntries)`)
         return {
-          content: [{ type: "text" as const, text: lines.length === 0 ? `${folder.relative} is empty` : lines.join("\n") }],
+          content: [{ type: "text" as const, text: lines.length === 0 ? `${printableName(folder.relative)} is empty` : lines.join("\n") }],
           structuredContent: { path: folder.relative, entries, count: entries.length, truncated }
         }
-      })
+      }).pipe(Effect.scoped)
   })
 })

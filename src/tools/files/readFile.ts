@@ -1,5 +1,6 @@
 import { Effect, Schema } from "effect"
 import { AppConfig } from "../../config/AppConfig.ts"
+import { printableName } from "../printableName.ts"
 import { Sandbox } from "../Sandbox.ts"
 import { defineTool, ToolFailure } from "../ToolDefinition.ts"
 
@@ -23,13 +24,13 @@ export const readFileTool = Effect.gen(function*() {
         // opened once and verified through its descriptor; read through the same descriptor
         const file = yield* sandbox.open(input.path)
         const stat = file.stat
-        if (!stat.isFile()) return yield* new ToolFailure({ message: `${file.relative} is not a regular file` })
+        if (!stat.isFile()) return yield* new ToolFailure({ message: `${printableName(file.relative)} is not a regular file` })
         const offset = input.offset ?? 0
         const length = Math.max(0, Math.min(input.length ?? stat.size - offset, stat.size - offset))
         const limit = config.current().tools.maxReadBytes
         if (length > limit) {
           return yield* new ToolFailure({
-            message: `${file.relative} is ${stat.size} bytes; reading ${length} bytes is over the limit of ${limit} (tools.maxReadBytes). Read a range with offset and length.`
+            message: `${printableName(file.relative)} is ${stat.size} bytes; reading ${length} bytes is over the limit of ${limit} (tools.maxReadBytes). Read a range with offset and length.`
           })
         }
         const bytes = yield* sandbox.read(file, offset, length)

@@ -3,7 +3,8 @@ import { Worker } from "node:worker_threads"
 import { AppConfig } from "../../config/AppConfig.ts"
 import { Sandbox } from "../Sandbox.ts"
 import { defineTool, ToolFailure } from "../ToolDefinition.ts"
-import { existingDirectory, fsCall } from "./fileErrors.ts"
+import { printableName } from "../printableName.ts"
+import { fsCall } from "./fileErrors.ts"
 import type { SearchRequest, SearchResult } from "./searchWorker.ts"
 
 const SearchFilesInput = Schema.Struct({
@@ -48,7 +49,8 @@ export const searchFilesTool = Effect.gen(function*() {
     annotations: { title: "Search files", readOnlyHint: true, openWorldHint: false },
     handler: (input) =>
       Effect.gen(function*() {
-        const folder = yield* existingDirectory(sandbox, input.path ?? ".")
+        // the search folder is opened and verified here; the worker searches through that descriptor
+        const folder = yield* sandbox.openDirectory(input.path ?? ".")
         let regex: RegExp | undefined
         if (input.contentRegex !== undefined) {
           const source = input.contentRegex
@@ -61,6 +63,7 @@ export const searchFilesTool = Effect.gen(function*() {
         const { matches, truncated, skippedFiles } = yield* searchInWorker({
           root: sandbox.root(),
           folder: folder.absolute,
+          folderFd: folder.fd,
           pattern: input.pattern ?? "*",
           ...(regex === undefined ? {} : { regex: { source: regex.source, flags: regex.flags } }),
           includeHidden: input.includeHidden === true,
@@ -69,12 +72,14 @@ export const searchFilesTool = Effect.gen(function*() {
           // the router's own state is never searched; the identities of its files matter only when contents are read
           exclusions: yield* Effect.promise(() => sandbox.state().exclusions(regex !== undefined))
         }, folder.relative)
-        const lines = matches.map((m) => (m.line === undefined ? m.path : `${m.path}:${m.line}: ${m.text}`))
+        // names are printed escaped (a newline or a bidirectional control could forge a line); structuredContent keeps them exact
+        const lines = matches.map((m) => (m.line === undefined ? printableName(m.path) : `${printableName(m.path)}:${m.line}: ${m.text}`))
         if (truncated) lines.push(`... stopped at ${matches.length} results`)
         return {
           content: [{ type: "text" as const, text: lines.length === 0 ? "No matches" : lines.join("\n") }],
           structuredContent: { path: folder.relative, matches, count: matches.length, truncated, skippedFiles }
         }
-      })
+        // the descriptor is closed when the worker has ended (its interruption waits for terminate)
+      }).pipe(Effect.scoped)
   })
 })

@@ -1,16 +1,27 @@
 /**
  * The search itself, in a worker thread: a caller's regular expression can backtrack for minutes, and
  * synchronous matching cannot be interrupted, but a worker can be terminated when the call times out.
+ *
+ * The search folder arrives open: the descriptor the Sandbox verified (worker threads share the process's
+ * descriptors; the caller closes it after the worker has ended). Every folder below is opened from the one
+ * above it through `/proc/self/fd/N/name` without following a symbolic link, every file likewise (O_PATH,
+ * then reopened for reading only when fstat says it is a regular file), and each real path is checked inside
+ * the working folder: a symbolic link swapped in at any point is never followed. The descriptors the worker
+ * opens are closed as it goes, and by Node when it is terminated.
  */
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { parentPort, workerData } from "node:worker_threads"
 import type { Exclusions } from "../Sandbox.ts"
+import * as fd_ from "./fd.ts"
 import { globToRegExp } from "./glob.ts"
 
 export interface SearchRequest {
   readonly root: string
+  /** The real path of the search folder when it was verified. */
   readonly folder: string
+  /** Its verified descriptor (O_PATH), open in this process. */
+  readonly folderFd: number
   readonly pattern: string
   readonly regex?: { readonly source: string; readonly flags: string }
   readonly includeHidden: boolean
@@ -46,6 +57,11 @@ const excludedPath = (exclusions: Exclusions, full: string) =>
     return c === b || c.startsWith(b.endsWith(path.sep) ? b : b + path.sep)
   })
 
+const isInside = (root: string, candidate: string) => {
+  const rel = path.relative(root, candidate)
+  return path.isAbsolute(candidate) && (rel === "" || (rel !== ".." && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel)))
+}
+
 export const search = async (request: SearchRequest): Promise<SearchResult> => {
   const glob = globToRegExp(request.pattern)
   const identities = new Set(request.exclusions.identities)
@@ -55,31 +71,67 @@ export const search = async (request: SearchRequest): Promise<SearchResult> => {
   let skippedFiles = 0
   let truncated = false
 
-  const searchContent = async (full: string, relative: string) => {
-    const info = await fs.stat(full)
-    // a hard link to one of the router's files is left out, like the file itself
-    if (info.nlink > 1 && identities.has(`${info.dev}:${info.ino}`)) return
-    if (info.size > request.maxReadBytes) return void skippedFiles++
-    const data = await fs.readFile(full)
-    if (data.subarray(0, binarySniffBytes).includes(0)) return void skippedFiles++
-    const lines = data.toString("utf8").split(/\r?\n/)
-    for (let i = 0; i < lines.length; i++) {
-      const line = lines[i]!
-      if (line.length > maxLineLength || !regex!.test(line)) continue
-      if (matches.length >= request.limit) return void (truncated = true)
-      matches.push({ path: relative, line: i + 1, text: line.length > 500 ? `${line.slice(0, 500)}...` : line })
+  /** Opens the entry `name` of the folder open as `dirFd` without following a link; its real path, if inside. */
+  const openEntry = async (dirFd: number, name: string, flags: number) => {
+    const fd = await fd_.open(fd_.procChild(dirFd, name), fd_.O_PATH | fd_.O_NOFOLLOW | flags)
+    const real = fd_.realPathOf(fd)
+    if (!isInside(request.root, real) || excludedPath(request.exclusions, real)) {
+      fd_.close(fd)
+      return undefined
+    }
+    return { fd, real }
+  }
+
+  const searchContent = async (dirFd: number, name: string, relative: string) => {
+    const entry = await openEntry(dirFd, name, 0)
+    if (entry === undefined) return
+    let fd: number | undefined
+    try {
+      const info = fd_.fstat(entry.fd)
+      // a symbolic link or anything but a regular file put there since the folder was read is left alone
+      if (!info.isFile()) return
+      // a hard link to one of the router's files is left out, like the file itself
+      if (info.nlink > 1 && identities.has(`${info.dev}:${info.ino}`)) return
+      if (info.size > request.maxReadBytes) return void skippedFiles++
+      fd = await fd_.open(fd_.procPath(entry.fd), fd_.O_RDONLY | fd_.O_NOCTTY)
+      const data = Buffer.allocUnsafe(info.size)
+      let size = 0
+      while (size < info.size) {
+        const bytesRead = await fd_.read(fd, data, size, info.size - size, size)
+        if (bytesRead === 0) break
+        size += bytesRead
+      }
+      const content = data.subarray(0, size)
+      if (content.subarray(0, binarySniffBytes).includes(0)) return void skippedFiles++
+      const lines = content.toString("utf8").split(/\r?\n/)
+      for (let i = 0; i < lines.length; i++) {
+        const line = lines[i]!
+        if (line.length > maxLineLength || !regex!.test(line)) continue
+        if (matches.length >= request.limit) return void (truncated = true)
+        matches.push({ path: relative, line: i + 1, text: line.length > 500 ? `${line.slice(0, 500)}...` : line })
+      }
+    } finally {
+      if (fd !== undefined) fd_.close(fd)
+      fd_.close(entry.fd)
     }
   }
 
-  const walk = async (dir: string): Promise<void> => {
-    const children = (await fs.readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))
+  const walk = async (dirFd: number, dir: string): Promise<void> => {
+    const children = (await fs.readdir(fd_.procPath(dirFd), { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))
     for (const child of children) {
       if (truncated) return
       if (!request.includeHidden && child.name.startsWith(".")) continue
       const full = path.join(dir, child.name)
       if (excludedPath(request.exclusions, full)) continue
       if (child.isDirectory()) {
-        await walk(full)
+        // a real folder only (a link swapped in is refused by O_NOFOLLOW|O_DIRECTORY), verified inside
+        const sub = await openEntry(dirFd, child.name, fd_.O_DIRECTORY).catch(() => undefined)
+        if (sub === undefined) continue
+        try {
+          await walk(sub.fd, sub.real)
+        } finally {
+          fd_.close(sub.fd)
+        }
         continue
       }
       if (!child.isFile()) continue
@@ -89,12 +141,12 @@ export const search = async (request: SearchRequest): Promise<SearchResult> => {
         if (matches.length >= request.limit) return void (truncated = true)
         matches.push({ path: relative })
       } else {
-        await searchContent(full, relative).catch(() => void skippedFiles++)
+        await searchContent(dirFd, child.name, relative).catch(() => void skippedFiles++)
       }
     }
   }
 
-  await walk(request.folder)
+  await walk(request.folderFd, request.folder)
   return { matches, truncated, skippedFiles }
 }
 
