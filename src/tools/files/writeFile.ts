@@ -1,5 +1,6 @@
 import { Effect, Option, Schema } from "effect"
 import { repositoryInternalsRefusal, repositoryWriteLock, shapesRepository } from "../git/repositoryInternals.ts"
+import { printableName } from "../printableName.ts"
 import { PathRefused, Sandbox } from "../Sandbox.ts"
 import { defineTool, ToolFailure } from "../ToolDefinition.ts"
 
@@ -54,7 +55,7 @@ export const writeFileTool = Effect.gen(function*() {
         const mode = input.mode ?? "overwrite"
         const { size, created } = yield* sandbox.write(target, data, mode)
         return {
-          content: [{ type: "text" as const, text: `Wrote ${data.length} bytes to ${target.relative} (${mode}); it now has ${size} bytes.` }],
+          content: [{ type: "text" as const, text: `Wrote ${data.length} bytes to ${printableName(target.relative)} (${mode}); it now has ${size} bytes.` }],
           structuredContent: { path: target.relative, bytesWritten: data.length, size, mode, created }
         }
       }).pipe(Effect.scoped))
