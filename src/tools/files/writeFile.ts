@@ -25,7 +25,7 @@ const base64Pattern = /^[A-Za-z0-9+/]*={0,2}$/
  */
 const outsideRepositoryInternals = <A, E, R>(sandbox: Sandbox["Service"], input: string, write: Effect.Effect<A, E, R>) =>
   Effect.gen(function*() {
-    const resolved = yield* Effect.option(sandbox.resolve(input))
+    const resolved = yield* Effect.option(sandbox.resolveForWrite(input))
     // a path the sandbox refuses is refused by the write itself, with the sandbox's own message
     if (Option.isNone(resolved)) return yield* write
     const check = Effect.promise(() => repositoryInternalsRefusal(sandbox.root(), resolved.value.absolute)).pipe(

@@ -8,6 +8,7 @@ import { childEnvironment, findOnPath } from "./childEnvironment.ts"
 import { planCommand } from "./commandPolicy.ts"
 import { type ProcessResult, runProcess } from "./runProcess.ts"
 import { ProcessSpawner } from "./ProcessSpawner.ts"
+import { gitInvocation } from "./gitSafety.ts"
 
 const ExecuteCommandInput = Schema.Struct({
   command: Schema.String.check(Schema.isNonEmpty()).annotate({ description: "Program name from tools.allowedCommands (no path, no shell)" }),
@@ -77,15 +78,23 @@ export const executeCommandTool = Effect.gen(function*() {
         for (const value of attachedValues(args)) {
           if (looksLikePath(value) || (yield* exists(value))) yield* confine(value)
         }
+        // git: read-only subcommands only, in repositories that name no program and nothing outside (gitSafety.ts)
+        const invocation = input.command === "git"
+          ? yield* Effect.tryPromise({
+            try: () => gitInvocation(sandbox.root(), cwd.absolute, plan.args, childEnvironment(sandbox.root())),
+            catch: (error) => new ToolFailure({ message: `git could not be checked: ${(error as Error)?.message ?? String(error)}` })
+          })
+          : { args: plan.args, env: childEnvironment(sandbox.root()) }
+        if ("refusal" in invocation) return yield* new ToolFailure({ message: invocation.refusal })
         const program = findOnPath(input.command)
         if (program === undefined) {
           return yield* new ToolFailure({ message: `${input.command} is allowed but not installed: it was not found on PATH` })
         }
         const result = yield* runProcess({
           command: program,
-          args: plan.args,
+          args: invocation.args,
           cwd: cwd.absolute,
-          env: childEnvironment(sandbox.root()),
+          env: invocation.env,
           stdin: input.stdin,
           // a little under tools.timeout, so the program is stopped (and its output kept) before the call is
           timeoutMs: Math.min(input.timeoutMs ?? Math.floor(tools.timeout * 0.9), tools.timeout),
