@@ -2,9 +2,17 @@
  * Runs one program in its own process group, inside a Scope: when the call times out, is interrupted or
  * its output passes the cap, the group gets SIGTERM and, after a short grace, SIGKILL. Nothing is left
  * running. stdout and stderr are each capped while they stream.
+ *
+ * The folder it runs in is opened (O_PATH) right before the spawn and its real path compared with `cwd`
+ * (the path the Sandbox checked); the program is then started in `/proc/self/fd/N`, so its chdir reaches
+ * that very folder even if a symbolic link was swapped in on its path since the check. What remains: the
+ * folder itself may be moved elsewhere after this check by someone who can write both places, and the
+ * paths a program is given as arguments are opened by the program, by name, after they were checked.
  */
 import { Effect, Stream } from "effect"
 import { ChildProcess, type ChildProcessSpawner } from "effect/process"
+import * as fd_ from "../files/fd.ts"
+import { printableName } from "../printableName.ts"
 import { ToolFailure } from "../ToolDefinition.ts"
 
 /** How long a program may take to exit after SIGTERM before it gets SIGKILL. */
@@ -69,6 +77,30 @@ const text = (output: CappedOutput) => Buffer.concat(output.chunks).toString("ut
 const signalOf = (error: { readonly reason?: { readonly cause?: unknown } }) =>
   /signal: '(\w+)'/.exec(String((error.reason?.cause as Error | undefined)?.message))?.[1] ?? "unknown signal"
 
+const procAvailable = fd_.procAvailable()
+
+/**
+ * The folder `cwd` opened and checked to still be at that real path; the path reaching it exactly
+ * (`/proc/self/fd/N`, open until the scope closes), or `cwd` itself where /proc is not available.
+ */
+const verifiedFolder = (cwd: string) =>
+  !procAvailable
+    ? Effect.succeed(cwd)
+    : Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () => fd_.open(cwd, fd_.O_PATH | fd_.O_DIRECTORY),
+        catch: (error) => new ToolFailure({ message: `the folder ${printableName(cwd)} cannot be opened to run a program in (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); nothing was run` })
+      }),
+      (fd) => Effect.sync(() => fd_.close(fd))
+    ).pipe(Effect.flatMap((fd) => {
+      const real = fd_.realPathOf(fd)
+      return real === cwd
+        ? Effect.succeed(fd_.procPath(fd))
+        : Effect.fail(new ToolFailure({
+          message: `the folder ${printableName(cwd)} changed after it was checked (it now leads to ${printableName(real)}); nothing was run`
+        }))
+    }))
+
 export const runProcess = (
   request: ProcessRequest
 ): Effect.Effect<ProcessResult, ToolFailure, ChildProcessSpawner.ChildProcessSpawner> =>
@@ -77,8 +109,9 @@ export const runProcess = (
       const started = performance.now()
       const stdout: CappedOutput = { chunks: [], bytes: 0, truncated: false }
       const stderr: CappedOutput = { chunks: [], bytes: 0, truncated: false }
+      const cwd = yield* verifiedFolder(request.cwd)
       const handle = yield* ChildProcess.make(request.command, [...request.args], {
-        cwd: request.cwd,
+        cwd,
         env: { ...request.env },
         extendEnv: false,
         detached: true,
