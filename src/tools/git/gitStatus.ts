@@ -11,7 +11,7 @@ import { existingDirectory } from "../files/fileErrors.ts"
 import { Sandbox } from "../Sandbox.ts"
 import { defineTool, jsonOutput, ToolFailure } from "../ToolDefinition.ts"
 import { readGitStatus, StatusFailure, StatusTooLarge } from "./readStatus.ts"
-import { findRepository, type GitRepository, RepositoryRefused } from "./repository.ts"
+import { describeProblems, findRepository, type GitRepository, outsideAlternates, RepositoryRefused } from "./repository.ts"
 
 const GitStatusInput = Schema.Struct({
   path: Schema.optionalKey(Schema.String.annotate({ description: "A repository (or a folder in one) inside the working directory; default \".\"" }))
@@ -46,7 +46,12 @@ export const gitStatusTool = Effect.gen(function*() {
               : `git status failed in ${folder.relative}: ${(error as Error)?.message ?? String(error)}`
           })
         const repo: GitRepository | undefined = yield* Effect.tryPromise({
-          try: () => findRepository(root, folder.absolute),
+          try: async () => {
+            const found = await findRepository(root, folder.absolute)
+            const outside = found === undefined ? [] : await outsideAlternates(root, found)
+            if (outside.length > 0) throw new RepositoryRefused(describeProblems(outside))
+            return found
+          },
           catch: failure
         })
         if (repo === undefined) {

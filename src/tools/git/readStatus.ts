@@ -75,7 +75,7 @@ const isNotFound = (error: unknown) => {
 export const readGitStatus = async (options: StatusOptions): Promise<GitStatus> => {
   const { root, repo } = options
   const worktree = repo.worktree
-  if (worktree === undefined) throw new StatusFailure(`${path.relative(root, repo.gitdir) || "."} is a bare repository: it has no work tree to report on`)
+  if (worktree === undefined) throw new StatusFailure(`${path.relative(root, repo.gitdir) || "."} has no work tree to report on (a bare repository, or the inside of a .git folder)`)
   if (repo.commondir !== repo.gitdir) throw new StatusFailure("linked worktrees (a gitdir with commondir) are not supported by git_status; use execute_command git status")
   if (repo.hashBytes !== 20) throw new StatusFailure("SHA-256 repositories are not supported by git_status; use execute_command git status")
   const refStorage = lastValue(repo.config, "extensions", undefined, "refstorage")
@@ -226,7 +226,8 @@ export const readGitStatus = async (options: StatusOptions): Promise<GitStatus> 
         }
         const workSide = await side(work, workType)
         rows.push({ path: filepath, head: headSide, stage: stageSide, work: workSide })
-        return true
+        // a folder where the index has a file: git neither enters nor lists it
+        return workType === "tree" && stageSide !== undefined ? null : true
       }
     })
 
@@ -307,9 +308,56 @@ export const readGitStatus = async (options: StatusOptions): Promise<GitStatus> 
   })
 }
 
+/** A binary heap; `before(a, b)` puts a nearer the top. */
+class Heap<T> {
+  private readonly items: Array<T> = []
+  private readonly before: (a: T, b: T) => boolean
+  constructor(before: (a: T, b: T) => boolean) {
+    this.before = before
+  }
+  get size() {
+    return this.items.length
+  }
+  peek(): T | undefined {
+    return this.items[0]
+  }
+  push(item: T) {
+    const items = this.items
+    items.push(item)
+    for (let i = items.length - 1; i > 0;) {
+      const up = (i - 1) >> 1
+      if (!this.before(items[i]!, items[up]!)) break
+      ;[items[i], items[up]] = [items[up]!, items[i]!]
+      i = up
+    }
+  }
+  pop(): T | undefined {
+    const items = this.items
+    const top = items[0]
+    const last = items.pop()
+    if (items.length > 0 && last !== undefined) {
+      items[0] = last
+      for (let i = 0;;) {
+        const l = 2 * i + 1
+        const r = l + 1
+        let best = i
+        if (l < items.length && this.before(items[l]!, items[best]!)) best = l
+        if (r < items.length && this.before(items[r]!, items[best]!)) best = r
+        if (best === i) break
+        ;[items[i], items[best]] = [items[best]!, items[i]!]
+        i = best
+      }
+    }
+    return top
+  }
+}
+
 /**
- * Commits reachable from `left` only and from `right` only, walked newest first from both ends until every
- * commit still to visit is reachable from both (git's paint-down; clock skew can miscount, as in git).
+ * Commits reachable from `left` only and from `right` only. Both ends are walked newest first, each commit
+ * painted with the ends it is reachable from; the walk stops when every commit still queued is reachable
+ * from both and is older than every commit painted with one end only (so none of those can be its
+ * ancestor). Commits dated in the same second are walked through, not guessed; only a parent dated after
+ * its child (clock skew) can miscount, as in git.
  */
 const aheadBehind = async (
   fs: git.PromiseFsClient,
@@ -322,7 +370,8 @@ const aheadBehind = async (
   if (left === right) return [0, 0]
   const LEFT = 1
   const RIGHT = 2
-  const flags = new Map<string, number>([[left, LEFT], [right, RIGHT]])
+  const both = LEFT | RIGHT
+  const flags = new Map<string, number>()
   const times = new Map<string, number>()
   const parentsOf = new Map<string, ReadonlyArray<string>>()
   const load = async (oid: string) => {
@@ -338,62 +387,45 @@ const aheadBehind = async (
       // a shallow clone's boundary: the commit is missing, count it without parents
       if (!isNotFound(error)) throw error
       parentsOf.set(oid, [])
-      times.set(oid, 0)
+      times.set(oid, Number.NEGATIVE_INFINITY)
     }
   }
-  await load(left)
-  await load(right)
-  const both = LEFT | RIGHT
-  // a max-heap on commit time; `pending` counts queued commits not yet reachable from both ends
-  const heap: Array<string> = []
+  const time = (oid: string) => times.get(oid) ?? Number.NEGATIVE_INFINITY
+  const queue = new Heap<string>((a, b) => time(a) > time(b))
   const queued = new Set<string>()
+  const singles = new Heap<string>((a, b) => time(a) < time(b))
+  // queued commits not yet reachable from both ends
   let pending = 0
-  const newer = (a: string, b: string) => (times.get(a) ?? 0) > (times.get(b) ?? 0)
-  const push = (oid: string) => {
-    queued.add(oid)
-    if (flags.get(oid) !== both) pending++
-    heap.push(oid)
-    for (let i = heap.length - 1; i > 0;) {
-      const up = (i - 1) >> 1
-      if (!newer(heap[i]!, heap[up]!)) break
-      ;[heap[i], heap[up]] = [heap[up]!, heap[i]!]
-      i = up
+  const paint = async (oid: string, flag: number) => {
+    const before = flags.get(oid) ?? 0
+    const after = before | flag
+    if (after === before) return
+    await load(oid)
+    flags.set(oid, after)
+    if (before === 0) singles.push(oid)
+    if (queued.has(oid)) {
+      if (after === both) pending--
+    } else {
+      queued.add(oid)
+      queue.push(oid)
+      if (after !== both) pending++
     }
   }
-  const pop = () => {
-    const top = heap[0]!
-    const last = heap.pop()!
-    if (heap.length > 0) {
-      heap[0] = last
-      for (let i = 0;;) {
-        const l = 2 * i + 1
-        const r = l + 1
-        let best = i
-        if (l < heap.length && newer(heap[l]!, heap[best]!)) best = l
-        if (r < heap.length && newer(heap[r]!, heap[best]!)) best = r
-        if (best === i) break
-        ;[heap[i], heap[best]] = [heap[best]!, heap[i]!]
-        i = best
-      }
+  await paint(left, LEFT)
+  await paint(right, RIGHT)
+  for (;;) {
+    const next = queue.peek()
+    if (next === undefined) break
+    if (pending === 0) {
+      while (singles.size > 0 && flags.get(singles.peek()!) === both) singles.pop()
+      const oldestSingle = singles.peek()
+      if (oldestSingle === undefined || time(next) < time(oldestSingle)) break
     }
-    queued.delete(top)
-    if (flags.get(top) !== both) pending--
-    return top
-  }
-  push(left)
-  push(right)
-  while (pending > 0) {
-    const oid = pop()
-    const flag = flags.get(oid)!
-    for (const parent of parentsOf.get(oid) ?? []) {
-      const before = flags.get(parent) ?? 0
-      const after = before | flag
-      if (after === before) continue
-      if (queued.has(parent) && before !== both && after === both) pending--
-      flags.set(parent, after)
-      await load(parent)
-      if (!queued.has(parent)) push(parent)
-    }
+    queue.pop()
+    queued.delete(next)
+    const flag = flags.get(next)!
+    if (flag !== both) pending--
+    for (const parent of parentsOf.get(next) ?? []) await paint(parent, flag)
   }
   let ahead = 0
   let behind = 0

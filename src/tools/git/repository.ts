@@ -312,6 +312,11 @@ const alternateProblems = async (root: string, objects: string, depth: number): 
   return problems
 }
 
+/** objects/info/alternates lines naming objects outside the working directory (git_status refuses them too). */
+export const outsideAlternates = (root: string, repo: GitRepository) => alternateProblems(root, path.join(repo.commondir, "objects"), 0)
+
+export const describeProblems = (problems: ReadonlyArray<ConfigProblem>) => format(problems)
+
 /**
  * Everything in `repo` that would make git run a program or reach outside the working directory:
  * configuration (every file git reads for it), hooks, alternates. An empty list means none.
@@ -353,9 +358,10 @@ export const populatedSubmodules = async (repo: GitRepository): Promise<Readonly
 /** Most repositories one check looks at (the command's own, those above it, submodules, nested submodules). */
 export const maxInspectedRepositories = 64
 
-const format = (problems: ReadonlyArray<ConfigProblem>) =>
-  problems.slice(0, 10).map((p) => `${p.file}${p.line > 0 ? ` line ${p.line}` : ""}: ${p.reason}`).join("; ") +
-  (problems.length > 10 ? `; and ${problems.length - 10} more` : "")
+function format(problems: ReadonlyArray<ConfigProblem>) {
+  return problems.slice(0, 10).map((p) => `${p.file}${p.line > 0 ? ` line ${p.line}` : ""}: ${p.reason}`).join("; ") +
+    (problems.length > 10 ? `; and ${problems.length - 10} more` : "")
+}
 
 /**
  * Checks every repository git may use when run in `start`, and the submodules git would enter from them.
