@@ -81,22 +81,15 @@ const rateLimitData = (error: RateLimited) => ({ retryAfterSeconds: error.retryA
  * The MCP error of a failed tools/call. A rate limit is its own JSON-RPC error (-32029 with
  * `data: { retryAfterSeconds, limit, window }`): effect's McpServer sends a registration's own failures
  * as -32602, so McpTools' middleware re-raises this one, and a middleware failure goes out as it is.
+ * A call refused for its audit entry is a tool execution error: effect's McpServer answers it with an
+ * `isError` result carrying the message (2025-11-25 and later; -32603 with the message before).
  */
-export const routerErrorToMcp = (error: RouterError): McpSchema.InvalidParams | McpSchema.McpErrorBase =>
+export const routerErrorToMcp = (error: RouterError): McpSchema.InvalidParams | McpSchema.InternalError | McpSchema.McpErrorBase =>
   error._tag === "RateLimited"
     ? new McpSchema.McpErrorBase({ code: JsonRpcCode.RateLimited, message: error.message, data: rateLimitData(error) })
     : error._tag === "AuditUnavailable"
-    ? new McpSchema.McpErrorBase({ code: JsonRpcCode.AuditUnavailable, message: error.message, data: auditUnavailableData(error) })
+    ? new McpSchema.InternalError({ message: error.message })
     : new McpSchema.InvalidParams({ message: error.message })
-
-/**
- * The tools/call result of a call refused because its audit entry cannot be written: MCP clients show a
- * tool's `isError` result to the model and the user, where a protocol error is often swallowed.
- */
-export const auditUnavailableToMcpResult = (error: AuditUnavailable) => ({
-  content: [{ type: "text" as const, text: error.message }],
-  isError: true
-})
 
 /** Whether an MCP error is the rate-limit error `routerErrorToMcp` makes. */
 export const isMcpRateLimited = (error: unknown): error is McpSchema.McpErrorBase =>

@@ -105,92 +105,127 @@ export const maxSerialisedNodes = 1_000_000
  * a getter or proxy trap that throws ends it with false as well.
  */
 export const writeJson = (value: unknown, write: (chunk: string) => void, maxNodes: number = maxSerialisedNodes): boolean => {
-  type Frame =
-    | { readonly kind: "array"; readonly value: ReadonlyArray<unknown>; index: number }
-    | { readonly kind: "object"; readonly value: Record<string, unknown>; readonly keys: ReadonlyArray<string>; index: number; wrote: boolean }
-  const stack: Array<Frame> = []
+  // one frame per open array or object: its keys (undefined for an array) and the next position
+  const values: Array<any> = []
+  const keyLists: Array<ReadonlyArray<string> | undefined> = []
+  const positions: Array<number> = []
+  const wrote: Array<boolean> = []
   const open = new Set<object>()
   let nodes = 0
   let complete = true
-
-  const prepare = (key: string, raw: unknown): unknown => {
-    let v = raw
-    if ((typeof v === "object" && v !== null) || typeof v === "bigint") {
-      const toJSON = (v as { readonly toJSON?: unknown }).toJSON
-      if (typeof toJSON === "function") v = toJSON.call(v, key)
+  // written in large pieces: a call of `write` per token would cost more than the rest
+  let out = ""
+  const flush = () => {
+    if (out.length >= 65_536) {
+      write(out)
+      out = ""
     }
-    if (v instanceof Number || v instanceof String || v instanceof Boolean) v = v.valueOf()
+  }
+
+  /** What JSON.stringify would write for this member: toJSON applied, boxed primitives unboxed. */
+  const prepare = (key: string | number, v: unknown): unknown => {
+    if (typeof v === "object" && v !== null) {
+      const toJSON = (v as { readonly toJSON?: unknown }).toJSON
+      if (typeof toJSON === "function") v = toJSON.call(v, String(key))
+      if (v instanceof Number || v instanceof String || v instanceof Boolean) v = v.valueOf()
+    } else if (typeof v === "bigint") {
+      const toJSON = (v as unknown as { readonly toJSON?: unknown }).toJSON
+      if (typeof toJSON === "function") v = toJSON.call(v, String(key))
+    }
     return v
   }
-  const skipped = (v: unknown) => v === undefined || typeof v === "function" || typeof v === "symbol"
   const emit = (v: unknown) => {
     if (++nodes > maxNodes) {
       complete = false
-      write("\"[Truncated]\"")
+      out += "\"[Truncated]\""
       return
     }
     switch (typeof v) {
       case "string":
-        return write(JSON.stringify(v))
+        out += JSON.stringify(v)
+        return
       case "number":
-        return write(Number.isFinite(v) ? String(v) : "null")
+        out += Number.isFinite(v) ? String(v) : "null"
+        return
       case "boolean":
-        return write(v ? "true" : "false")
+        out += v ? "true" : "false"
+        return
       case "bigint":
-        return write(JSON.stringify(String(v)))
+        out += `"${String(v)}"`
+        return
       case "object": {
-        if (v === null) return write("null")
-        if (open.has(v)) return write("\"[Circular]\"")
+        if (v === null) {
+          out += "null"
+          return
+        }
+        if (open.has(v)) {
+          out += "\"[Circular]\""
+          return
+        }
         open.add(v)
+        values.push(v)
+        positions.push(0)
+        wrote.push(false)
         if (Array.isArray(v)) {
-          write("[")
-          stack.push({ kind: "array", value: v, index: 0 })
+          out += "["
+          keyLists.push(undefined)
         } else {
-          write("{")
-          stack.push({ kind: "object", value: v as Record<string, unknown>, keys: Object.keys(v), index: 0, wrote: false })
+          out += "{"
+          keyLists.push(Object.keys(v))
         }
         return
       }
       default:
-        return write("null")
+        out += "null"
     }
   }
+  const skipped = (v: unknown) => v === undefined || typeof v === "function" || typeof v === "symbol"
 
   try {
     const root = prepare("", value)
     emit(skipped(root) ? null : root)
-    while (stack.length > 0) {
-      const frame = stack[stack.length - 1]!
-      if (frame.kind === "array") {
-        if (frame.index >= frame.value.length || nodes > maxNodes) {
-          write("]")
-          open.delete(frame.value)
-          stack.pop()
+    while (values.length > 0) {
+      const top = values.length - 1
+      const container = values[top]
+      const keys = keyLists[top]
+      const position = positions[top]!
+      if (keys === undefined) {
+        if (position >= container.length || nodes > maxNodes) {
+          out += "]"
+        } else {
+          positions[top] = position + 1
+          if (position > 0) out += ","
+          const v = prepare(position, container[position])
+          emit(skipped(v) ? null : v)
+          flush()
           continue
         }
-        const i = frame.index++
-        if (i > 0) write(",")
-        const v = prepare(String(i), frame.value[i])
-        emit(skipped(v) ? null : v)
       } else {
-        if (frame.index >= frame.keys.length || nodes > maxNodes) {
-          write("}")
-          open.delete(frame.value)
-          stack.pop()
+        if (position < keys.length && nodes <= maxNodes) {
+          positions[top] = position + 1
+          const key = keys[position]!
+          const v = prepare(key, container[key])
+          if (skipped(v)) continue
+          if (wrote[top]) out += ","
+          wrote[top] = true
+          out += JSON.stringify(key)
+          out += ":"
+          emit(v)
+          flush()
           continue
         }
-        const key = frame.keys[frame.index++]!
-        const v = prepare(key, frame.value[key])
-        if (skipped(v)) continue
-        if (frame.wrote) write(",")
-        frame.wrote = true
-        write(JSON.stringify(key))
-        write(":")
-        emit(v)
+        out += "}"
       }
+      open.delete(container)
+      values.pop()
+      keyLists.pop()
+      positions.pop()
+      wrote.pop()
     }
+    write(out)
     return complete
   } catch {
+    write(out)
     write("\"[Unserialisable]\"")
     return false
   }
