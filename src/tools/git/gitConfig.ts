@@ -177,7 +177,6 @@ export const parseGitConfig = (text: string): ReadonlyArray<ConfigEntry> => {
       continue
     }
     if (!isAlpha(c)) fail(`bad character ${JSON.stringify(c)}`)
-    if (section === undefined) fail("a variable before any section")
     const entryLine = line
     let name = c.toLowerCase()
     let d: string
@@ -192,12 +191,13 @@ export const parseGitConfig = (text: string): ReadonlyArray<ConfigEntry> => {
       if (d !== "=") fail(`expected = after ${name}`)
       value = readValue()
     }
+    // a variable before any section is read by git as a key without a section (and never looked up)
     entries.push({
-      section: section!,
+      section: section ?? "",
       subsection,
       name,
       value,
-      key: subsection === undefined ? `${section}.${name}` : `${section}.${subsection}.${name}`,
+      key: section === undefined ? name : subsection === undefined ? `${section}.${name}` : `${section}.${subsection}.${name}`,
       line: entryLine
     })
     if (eof) return entries
