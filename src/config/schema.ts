@@ -233,9 +233,16 @@ export const WebSocketConfig = Schema.Struct({
   maxMessageBytes: withDefault(described(Bytes, "Largest message a client may send; a larger one closes the socket (1009)"), 64 * 1024),
   authTimeout: withDefault(described(Millis, "How long a connection may stay unauthenticated when keys are required (closed with 4401)"), 10_000),
   heartbeatInterval: withDefault(described(Millis, "How often the server pings; a client that has not answered in two intervals is closed (4408)"), 30_000),
-  queueSize: withDefault(described(Count, "Messages queued per connection; broadcasts beyond it drop oldest-first"), 256),
-  slowClientTimeout: withDefault(described(Millis, "How long a connection's queue may stay full before it is closed (4503)"), 10_000),
-  maxInvalidMessagesPerMinute: withDefault(described(Count, "Invalid messages a connection may send per minute before it is closed (4429)"), 30)
+  queueSize: withDefault(described(Count, "Broadcasts queued per connection; beyond it, or past maxUnreadBytes, the oldest are dropped"), 256),
+  slowClientTimeout: withDefault(described(Millis, "How long broadcasts may wait for a client that does not read before it is cut off (4503)"), 10_000),
+  maxInvalidMessagesPerMinute: withDefault(described(Count, "Invalid messages a connection may send per minute before it is closed (4429)"), 30),
+  maxUnreadBytes: withDefault(
+    described(Bytes, "Bytes sent to an authenticated connection that its client has not read (replies, pongs, errors, broadcasts); with more unread, the next reply closes it (4503)"),
+    1024 * 1024
+  ),
+  maxUnreadBytesUnauthenticated: withDefault(described(Bytes, "maxUnreadBytes of a connection that has not authenticated yet"), 64 * 1024),
+  maxIdLength: withDefault(described(Count, "Longest request id (characters) a message may carry; a longer one is refused as invalid_message, not echoed"), 128),
+  maxPendingRequests: withDefault(described(Count, "Tool calls one connection may have running at once; one more closes it (4429)"), 64)
 })
 
 export const McpConfig = Schema.Struct({

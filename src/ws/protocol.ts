@@ -10,6 +10,13 @@ export type Room = typeof Room.Type
 
 const RequestId = Schema.Union([Schema.String, Schema.Number])
 
+/**
+ * Longest tool name or key id a message may carry (characters): replies name them back. Request ids are
+ * bounded by websocket.maxIdLength, checked by the session.
+ */
+export const maxNameLength = 256
+const BoundedName = Schema.String.check(Schema.isMaxLength(maxNameLength))
+
 export const ClientMessage = Schema.Union([
   Schema.Struct({ type: Schema.Literal("auth"), apiKey: Schema.String }),
   Schema.Struct({ type: Schema.Literal("subscribe"), room: Room }),
@@ -18,7 +25,7 @@ export const ClientMessage = Schema.Union([
   Schema.Struct({
     type: Schema.Literal("execute_tool"),
     id: RequestId,
-    toolName: Schema.String,
+    toolName: BoundedName,
     arguments: Schema.optionalKey(Schema.Record(Schema.String, Schema.Unknown))
   }),
   Schema.Struct({
@@ -27,7 +34,7 @@ export const ClientMessage = Schema.Union([
     action: Schema.Literals(["create", "revoke", "list"]),
     name: Schema.optionalKey(Schema.String.check(Schema.isNonEmpty(), Schema.isMaxLength(100))),
     permissions: Schema.optionalKey(Schema.Array(Permission).check(Schema.isMinLength(1))),
-    keyId: Schema.optionalKey(Schema.String)
+    keyId: Schema.optionalKey(BoundedName)
   }),
   Schema.Struct({ type: Schema.Literal("ping"), id: Schema.optionalKey(RequestId) }),
   // the answer to the server's heartbeat ping
@@ -56,7 +63,13 @@ export const CloseCode = {
    */
   AddressBlocked: 4403,
   HeartbeatMissed: 4408,
+  /** Too many invalid messages (websocket.maxInvalidMessagesPerMinute), or too many tool calls running at once (websocket.maxPendingRequests). */
   Flood: 4429,
+  /**
+   * The client does not read what it is sent: more than websocket.maxUnreadBytes (maxUnreadBytesUnauthenticated
+   * before `auth`) unread when there is more to send, or broadcasts waiting for websocket.slowClientTimeout.
+   * Such a client cannot read the close frame either: the connection is cut 250 ms later.
+   */
   SlowConsumer: 4503
 } as const
 

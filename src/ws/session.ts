@@ -3,7 +3,7 @@
  * running tool calls. Tool calls go through Router.call like every other entry point. Who the connection
  * is, the watch of its key and the address guard are in sessionAuth.ts.
  */
-import { Duration, Effect, Metric, Queue, Schema, SchemaIssue, type Scope } from "effect"
+import { Duration, Effect, Metric, Schema, SchemaIssue, type Scope } from "effect"
 import { RateLimiter } from "effect/persistence"
 import { Socket } from "effect/socket"
 import { randomUUID } from "node:crypto"
@@ -26,14 +26,31 @@ import { type Connection, WsHub } from "./WsHub.ts"
 /** Close codes of the errors ws closes a connection for. */
 const wsErrorCodes: Record<string, number> = { WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 1009, WS_ERR_INVALID_UTF8: 1007 }
 
-/** Bytes sent but not yet taken by the client, past which broadcasts wait. */
-const sendBufferLimit = 1024 * 1024
+/** How often a broadcast waiting for a client that is behind looks again whether it has read. */
 const drainPollInterval = "25 millis"
 /**
  * How long a client has to answer the server's close frame before the connection is cut: a client that
  * does not read never answers it (nor receives it, behind what it has not read), and ws would wait 30 s.
  */
 const closeGraceMs = 250
+
+/**
+ * Longest error message sent (characters): some name what the client sent (a field name, a message type),
+ * and the client must not get back more than a bounded share of what it sends.
+ */
+const maxErrorMessageLength = 1024
+const clip = (text: string) => (text.length <= maxErrorMessageLength ? text : `${text.slice(0, maxErrorMessageLength - 1)}…`)
+
+/** A message on its way to the client, serialized once so that its size counts while it waits. */
+interface Outgoing {
+  readonly type: ServerMessage["type"]
+  readonly text: string
+  readonly bytes: number
+}
+const outgoing = (message: ServerMessage): Outgoing => {
+  const text = JSON.stringify(message)
+  return { type: message.type, text, bytes: Buffer.byteLength(text) }
+}
 
 const decodeMessage = Schema.decodeUnknownExit(ClientMessage, { onExcessProperty: "error" })
 const messageTypes = ["auth", "subscribe", "unsubscribe", "subscribe_metrics", "execute_tool", "manage_api_key", "ping", "pong"]
@@ -79,23 +96,81 @@ export const makeSession = Effect.gen(function*() {
       const ip = initial.ip ?? ipGuard.clientIp(raw?.peerAddress ?? "unknown", undefined)
       let lastSeen = Date.now()
 
-      const control = yield* Queue.unbounded<ServerMessage | Socket.CloseEvent>()
-      const broadcasts = yield* Queue.sliding<ServerMessage>(settings.queueSize)
+      /** Broadcasts waiting their turn, oldest first: at most queueSize, taken when they fit in the budget. */
+      const broadcasts: Array<Outgoing> = []
+      /** Wakes the broadcast writer when it waits for a broadcast. */
+      let wakeWriter: (() => void) | undefined
       const rooms = new Set<Room>()
       let closingWith: number | undefined
-      /** Closes once: the connection leaves its rooms and serves nothing more; the socket is cut if the client does not answer. */
+      /**
+       * Every byte sent counts until the client reads it: what the socket has not delivered (ws's
+       * bufferedAmount: replies are handed to it at once) and the broadcasts still waiting their turn.
+       */
+      let queuedBytes = 0
+      const unread = () => (raw?.bufferedAmount ?? 0) + queuedBytes
+      // authentication is made below: the budget is only asked for once the connection serves messages
+      const budget = () => (authentication.identity() === undefined ? settings.maxUnreadBytesUnauthenticated : settings.maxUnreadBytes)
+      /**
+       * Since when the client has been behind: broadcasts had to wait for it, or were dropped, and none has
+       * been written since (nor has the socket been seen empty).
+       */
+      let behindSince: number | undefined
+      /** Drops the oldest waiting broadcast (counted); false when none waits. */
+      const dropOldestBroadcast = () => {
+        const oldest = broadcasts.shift()
+        if (oldest === undefined) return false
+        behindSince ??= Date.now()
+        queuedBytes -= oldest.bytes
+        Effect.runSyncWith(context)(Metric.update(websocketDropped, 1))
+        return true
+      }
+      const write = (message: Outgoing | Socket.CloseEvent) =>
+        Socket.isCloseEvent(message)
+          ? writer.write(message)
+          : countMessage("out", message.type).pipe(Effect.andThen(writer.write(message.text)))
+      /** Hands a message to the socket now (ws.send does not block), in the order of the calls. */
+      const writeNow = (message: Outgoing | Socket.CloseEvent) => {
+        if (raw === undefined) return void Effect.runForkWith(context)(Effect.ignore(write(message)))
+        if (Socket.isCloseEvent(message)) {
+          try {
+            raw.close(message.code, message.reason)
+          } catch {
+            raw.terminate()
+          }
+          return
+        }
+        Effect.runSyncWith(context)(countMessage("out", message.type))
+        raw.send(message.text)
+      }
+      /**
+       * Closes once: the connection leaves its rooms and serves nothing more; the socket is cut if the client
+       * does not answer within closeGraceMs (a client that does not read never sees the close frame).
+       */
       const close = (code: number, reason: string) => {
         if (closingWith !== undefined) return
         closingWith = code
         rooms.clear()
-        Queue.offerUnsafe(control, new Socket.CloseEvent(code, reason))
+        writeNow(new Socket.CloseEvent(code, reason))
         setTimeout(() => {
           if (raw !== undefined && raw.readyState !== raw.CLOSED) raw.terminate()
         }, closeGraceMs).unref()
       }
-      const reply = (message: ServerMessage) => void Queue.offerUnsafe(control, message)
-      const fail = (code: ErrorCode, message: string, requestId?: string | number) =>
+      /**
+       * Sends a reply (pong, error, answer, heartbeat). Waiting broadcasts give way first; when the client
+       * still has more than its budget unread, it is not reading: the connection is closed (4503) instead.
+       * A reply larger than the budget is still sent to a client that has read the rest.
+       */
+      const reply = (message: ServerMessage) => {
+        if (closingWith !== undefined) return
+        const out = outgoing(message)
+        while (unread() + out.bytes > budget() && dropOldestBroadcast());
+        if (unread() > budget()) return close(CloseCode.SlowConsumer, "the client does not read what it is sent")
+        writeNow(out)
+      }
+      const fail = (code: ErrorCode, text: string, requestId?: string | number) => {
+        const message = clip(text)
         reply(requestId === undefined ? { type: "error", code, message } : { type: "error", code, message, id: requestId })
+      }
       const authentication = yield* authenticationOf(ip, { reply, close })
       if (initial.keyId !== undefined || !requireKey) authentication.adopt(initial)
 
@@ -106,16 +181,16 @@ export const makeSession = Effect.gen(function*() {
         send: (message) => {
           if (closingWith !== undefined) return
           if (!droppable(message)) return reply(message)
-          // the queue slides: when it is full the oldest broadcast goes
-          if (Queue.isFullUnsafe(broadcasts)) Effect.runSyncWith(context)(Metric.update(websocketDropped, 1))
-          Queue.offerUnsafe(broadcasts, message)
+          // the oldest broadcasts go to make room: in the queue (queueSize) and in the budget
+          const out = outgoing(message)
+          if (broadcasts.length >= settings.queueSize) dropOldestBroadcast()
+          while (unread() + out.bytes > budget() && dropOldestBroadcast());
+          queuedBytes += out.bytes
+          broadcasts.push(out)
+          wakeWriter?.()
         }
       }
 
-      const write = (message: ServerMessage | Socket.CloseEvent) =>
-        Socket.isCloseEvent(message)
-          ? writer.write(message)
-          : countMessage("out", message.type).pipe(Effect.andThen(writer.write(JSON.stringify(message))))
       // every close is counted once, whoever closed: the client, the server, or ws itself (1009)
       // counted by the code that decided the close: ours, the one ws closed with (1009, ...), or the client's
       let wsErrorCode: number | undefined
@@ -126,31 +201,58 @@ export const makeSession = Effect.gen(function*() {
       if (!(yield* hub.register(connection))) {
         return yield* write(new Socket.CloseEvent(CloseCode.TryAgainLater, `at most ${settings.maxConnections} connections`)).pipe(Effect.ignore)
       }
-      yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.take(control), write)))
-      // broadcasts wait while the client has not read what was sent (a send never blocks by itself);
-      // a client that stays that far behind for slowClientTimeout is closed
-      const drained = Effect.gen(function*() {
-        const since = Date.now()
-        while (raw !== undefined && raw.bufferedAmount > sendBufferLimit) {
-          if (Date.now() - since > settings.slowClientTimeout) {
+      const broadcastWaiting = Effect.callback<void>((resume) => {
+        if (broadcasts.length > 0) return resume(Effect.void)
+        wakeWriter = () => {
+          wakeWriter = undefined
+          resume(Effect.void)
+        }
+        return Effect.sync(() => void (wakeWriter = undefined))
+      })
+      // the oldest broadcast is written once it fits in the budget beside what the socket holds unread (or the
+      // socket holds nothing); meanwhile it stays in the queue, where newer broadcasts or replies may drop it.
+      // A client that stays behind for slowClientTimeout, with broadcasts waiting, is cut off.
+      const behind = (next: Outgoing) => raw !== undefined && raw.bufferedAmount > 0 && raw.bufferedAmount + next.bytes > budget()
+      const writeBroadcast = Effect.gen(function*() {
+        yield* broadcastWaiting
+        if (raw === undefined || raw.bufferedAmount === 0) behindSince = undefined
+        while (broadcasts.length > 0 && behind(broadcasts[0]!)) {
+          behindSince ??= Date.now()
+          if (Date.now() - behindSince > settings.slowClientTimeout) {
             // a close frame would queue behind what the client does not read: the connection is cut instead
             closingWith ??= CloseCode.SlowConsumer
-            raw.terminate()
+            raw!.terminate()
             return yield* Effect.never
           }
           yield* Effect.sleep(drainPollInterval)
         }
+        const next = broadcasts.shift()
+        if (next === undefined) return
+        behindSince = undefined
+        // from here the socket counts it, in bufferedAmount
+        queuedBytes -= next.bytes
+        yield* write(next)
       })
-      yield* Effect.forkScoped(Effect.forever(drained.pipe(Effect.andThen(Queue.take(broadcasts)), Effect.flatMap(write))))
+      yield* Effect.forkScoped(Effect.forever(writeBroadcast))
+
+      let authDeadline = Infinity
+      /**
+       * Past the deadline an unauthenticated connection is closed (4401) whatever it has queued: when the
+       * client has not read everything, the close frame would wait behind it, so the socket is cut at once.
+       * Checked by a timer, and at every message (a timer may fire late while a flood is served).
+       */
+      const checkAuthDeadline = () => {
+        if (closingWith !== undefined || authentication.identity() !== undefined || Date.now() < authDeadline) return
+        close(CloseCode.Unauthenticated, "not authenticated in time")
+        if (raw !== undefined && raw.bufferedAmount > 0) raw.terminate()
+      }
 
       // the HTTP edge refuses blocked addresses too, but the session does not rely on it
       if (!authentication.refused()) {
         reply({ type: "welcome", connectionId: id, version, authRequired: requireKey, authenticated: authentication.identity() !== undefined })
         if (authentication.identity() === undefined) {
-          yield* Effect.sleep(settings.authTimeout).pipe(
-            Effect.andThen(Effect.sync(() => authentication.identity() === undefined && close(CloseCode.Unauthenticated, "not authenticated in time"))),
-            Effect.forkScoped
-          )
+          authDeadline = Date.now() + settings.authTimeout
+          yield* Effect.sleep(settings.authTimeout).pipe(Effect.andThen(Effect.sync(checkAuthDeadline)), Effect.forkScoped)
         }
       }
       // each heartbeat also applies the address guard to a connection that only answers pings
@@ -173,7 +275,13 @@ export const makeSession = Effect.gen(function*() {
           })
         )
 
+      /** Whether a request id may be echoed: a finite number, or a string of at most maxIdLength characters. */
+      const echoable = (requestId: unknown): requestId is string | number =>
+        typeof requestId === "number" ? Number.isFinite(requestId) : typeof requestId === "string" && requestId.length <= settings.maxIdLength
+
       const caller = (who: Identity): Caller => ({ transport: "websocket", ...who, ip })
+      /** Tool calls running now: at most maxPendingRequests. */
+      let pending = 0
 
       // a revoked or expired key closes the connection through KeyWatch (sessionAuth.ts), not here
       const handle = (message: ClientMessage): Effect.Effect<void, never, Scope.Scope> => {
@@ -211,6 +319,11 @@ export const makeSession = Effect.gen(function*() {
             connection.rooms.delete(message.room)
             return Effect.sync(() => reply({ type: "unsubscribed", room: message.room }))
           case "execute_tool": {
+            // calls run concurrently, so the reader does not wait for them: their number is bounded instead
+            if (pending >= settings.maxPendingRequests) {
+              return Effect.sync(() => close(CloseCode.Flood, `more than ${settings.maxPendingRequests} tool calls running at once`))
+            }
+            pending++
             const started = performance.now()
             const done = (outcome: { result: unknown } | { error: { code: ErrorCode; message: string } }) =>
               reply({ type: "tool_executed", id: message.id, toolName: message.toolName, ...outcome, durationMs: Math.round(performance.now() - started) })
@@ -222,10 +335,11 @@ export const makeSession = Effect.gen(function*() {
                   done({
                     error: {
                       code: socketErrorCode(error._tag),
-                      message: error.message
+                      message: clip(error.message)
                     }
                   })
               }),
+              Effect.ensuring(Effect.sync(() => void pending--)),
               Effect.forkScoped,
               Effect.asVoid
             )
@@ -261,10 +375,11 @@ export const makeSession = Effect.gen(function*() {
         }
       }
 
-      for (;;) {
+      while (closingWith === undefined) {
         const frames = yield* reader.pull
         for (const frame of frames) {
           // a closing connection serves nothing more; a refused address is closed at its next message
+          checkAuthDeadline()
           if (closingWith !== undefined || authentication.refused()) break
           lastSeen = Date.now()
           const text = typeof frame === "string" ? frame : textDecoder.decode(frame)
@@ -283,7 +398,15 @@ export const makeSession = Effect.gen(function*() {
               typeof type === "string" && !messageTypes.includes(type)
                 ? `Unknown message type ${JSON.stringify(type)}; known types are ${messageTypes.join(", ")}`
                 : `Malformed ${JSON.stringify(type)} message: ${schemaProblem(decoded)}`,
-              typeof requestId === "string" || typeof requestId === "number" ? requestId : undefined
+              echoable(requestId) ? requestId : undefined
+            )
+            continue
+          }
+          // an id is echoed in the reply: a longer one is refused, and not echoed
+          if ("id" in decoded.value && decoded.value.id !== undefined && !echoable(decoded.value.id)) {
+            yield* invalid(
+              "invalid_message",
+              `Malformed ${JSON.stringify(decoded.value.type)} message: id: Expected at most ${settings.maxIdLength} characters, or a finite number`
             )
             continue
           }
@@ -291,5 +414,14 @@ export const makeSession = Effect.gen(function*() {
           yield* handle(decoded.value)
         }
       }
+      // closing: nothing more is read (the reader stops taking the socket's messages past its 64 KiB), so a
+      // flood costs nothing more; the session ends when the socket has closed (answered, or cut)
+      if (raw === undefined) return yield* Effect.forever(reader.pull)
+      yield* Effect.callback<void>((resume) => {
+        if (raw.readyState === raw.CLOSED) return resume(Effect.void)
+        const closed = () => resume(Effect.void)
+        raw.once("close", closed)
+        return Effect.sync(() => void raw.off("close", closed))
+      })
     })).pipe(Effect.ignore)
 })
