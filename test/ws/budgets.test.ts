@@ -7,12 +7,14 @@
  * server runs in a child process, so that its resident memory is read from /proc/<pid>/status while a
  * client in this process floods it; the other tests run it in this process.
  */
+import { Schema } from "effect"
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterEach, describe, expect, it } from "vitest"
 import WebSocket from "ws"
+import { WebSocketConfig } from "../../src/config/schema.ts"
 import { ADMIN, cleanupAfterEach, eventually, metricValue, open, start, testTools, within } from "./support.ts"
 
 cleanupAfterEach()
@@ -321,5 +323,21 @@ describe("requests in flight", () => {
     expect((await within(client.closed, "the 4429 close")).code).toBe(4429)
     expect(record.slowStarted).toBe(3)
     expect(await eventually(() => record.slowInterrupted === 3)).toBe(true)
+  })
+})
+
+describe("README.md", () => {
+  it("the WebSocket API's budget table documents every setting with the Schema's default", () => {
+    const readme = fs.readFileSync(path.join(root, "README.md"), "utf8")
+    const section = readme.slice(readme.indexOf("\n## WebSocket API\n"), readme.indexOf("\n## ", readme.indexOf("\n## WebSocket API\n") + 1))
+    const rows = section.split("\n").filter((line) => line.startsWith("| `websocket."))
+    const documented = Object.fromEntries(rows.map((line) => {
+      const [key, value] = line.split("|").slice(1, 3).map((cell) => cell.trim())
+      return [key!.replace(/`/g, "").slice("websocket.".length), Number(/^\d+/.exec(value!)![0])]
+    }))
+    const defaults = Schema.decodeUnknownSync(WebSocketConfig)({}) as unknown as Record<string, number>
+    for (const key of ["maxUnreadBytes", "maxUnreadBytesUnauthenticated", "queueSize", "slowClientTimeout", "maxIdLength", "maxPendingRequests"]) {
+      expect(documented[key], `websocket.${key}`).toBe(defaults[key])
+    }
   })
 })
