@@ -63,7 +63,9 @@ export const makeStorageCommands = (storage: StorageLayer) => {
       const result = yield* (yield* AuditLog).verify
       if (!result.ok) return yield* new CommandFailed({ message: `Audit trail verification FAILED after ${result.checked} entries: ${result.problem}` })
       yield* Console.log(`Audit trail verified: ${result.checked} entries, chain intact`)
-    }))).pipe(Command.withDescription("Check the audit trail's hash chain: exits 1 on an edited or deleted entry"))
+    }))).pipe(Command.withDescription(
+      "Check the audit trail's hash chain and sequence numbers: exits 1 on an edited, reordered or deleted entry (a gap)"
+    ))
 
   return [
     Command.make("keys").pipe(Command.withDescription("Manage API keys"), Command.withSubcommands([create, list, revoke])),
