@@ -1,11 +1,10 @@
 import { Effect, Schema } from "effect"
 import * as fs from "node:fs/promises"
-import * as path from "node:path"
 import { AppConfig } from "../../config/AppConfig.ts"
 import { PathRefused, Sandbox } from "../Sandbox.ts"
 import { defineTool, ToolFailure, type ToolOutput } from "../ToolDefinition.ts"
 import { childEnvironment, findOnPath } from "./childEnvironment.ts"
-import { planCommand } from "./commandPolicy.ts"
+import { physicalPath, planCommand } from "./commandPolicy.ts"
 import { type ProcessResult, runProcess } from "./runProcess.ts"
 import { ProcessSpawner } from "./ProcessSpawner.ts"
 import { gitInvocation } from "./gitSafety.ts"
@@ -17,17 +16,6 @@ const ExecuteCommandInput = Schema.Struct({
   timeoutMs: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)).annotate({ description: "Time limit in ms, at most tools.timeout" })),
   stdin: Schema.optionalKey(Schema.String.annotate({ description: "Text written to the program's standard input" }))
 })
-
-/** The tails of a short-option group (`-fnotes`, `-rfdata/x`) after each of its letters: the values it may name. */
-const attachedValues = (args: ReadonlyArray<string>) =>
-  args.flatMap((arg) => {
-    const tails: Array<string> = []
-    for (let i = 2; i < arg.length && arg[0] === "-" && /[A-Za-z]/.test(arg[i - 1]!); i++) tails.push(arg.slice(i))
-    return tails
-  })
-
-const looksLikePath = (value: string) =>
-  !value.includes("://") && (value.startsWith("/") || value.startsWith("~") || value.split(/[\\/]/).includes(".."))
 
 const section = (name: string, body: string, truncated: boolean) =>
   body === "" ? "" : `\n--- ${name}${truncated ? " (truncated)" : ""} ---\n${body}`
@@ -66,17 +54,19 @@ export const executeCommandTool = Effect.gen(function*() {
         // a program may read everything below the folders it is given: none may hold the router's own state
         const cwd = yield* sandbox.resolveForProgram(input.cwd ?? ".")
         // paths are relative to the command's folder; a refusal names the argument as it was given
+        // where the program's path really leads: its `..` is taken after symbolic links, as the kernel does
+        const where = (word: string) => Effect.promise(() => physicalPath(cwd.absolute, word))
         const confine = (word: string) =>
-          sandbox.resolveForProgram(path.resolve(cwd.absolute, word)).pipe(Effect.mapError((e) => new PathRefused({ path: word, reason: e.reason })))
-        const exists = (word: string) => Effect.promise(() => fs.lstat(path.resolve(cwd.absolute, word)).then(() => true, () => false))
+          where(word).pipe(
+            Effect.flatMap((real) => sandbox.resolveForProgram(real)),
+            Effect.mapError((e) => new PathRefused({ path: word, reason: e.reason }))
+          )
+        const exists = (word: string) =>
+          where(word).pipe(Effect.flatMap((real) => Effect.promise(() => fs.lstat(real).then(() => true, () => false))))
         for (const candidate of plan.paths) yield* confine(candidate)
         // a plain name may still be a symbolic link that leads outside: whatever exists is confined too
         for (const operand of plan.operands) {
           if (yield* exists(operand)) yield* confine(operand)
-        }
-        // a value attached to a short option (grep -fdata/x, -rfdata/x) is a path too when it looks like one or exists
-        for (const value of attachedValues(args)) {
-          if (looksLikePath(value) || (yield* exists(value))) yield* confine(value)
         }
         // git: read-only subcommands only, in repositories that name no program and nothing outside (gitSafety.ts)
         const invocation = input.command === "git"
