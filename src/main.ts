@@ -110,17 +110,31 @@ const cli = makeCli({
 })
 
 // failures whose message says all a user needs: no stack trace for these
-const userFacing = new Set(["ConfigError", "CommandFailed", "KeyNotFound", "KeyStoreError", "AuditError", "MigrationError", "SqlError"])
+const userFacing = new Set(["ConfigError", "CommandFailed", "KeyNotFound", "KeyStoreError", "AuditError", "MigrationError", "SqlError", "StorageUnavailable"])
 
 /** One readable line for the failures a user can fix (bad configuration, a port in use, ...); else undefined. */
 const startupFailure = (error: unknown): string | undefined => {
   const tag = (error as { readonly _tag?: unknown })?._tag
   if (typeof tag === "string" && userFacing.has(tag)) return (error as Error).message
   if (error instanceof HttpServerError.ServeError) {
-    return `Cannot start the HTTP server: ${(error.cause as Error)?.message ?? String(error.cause)}`
+    const cause = error.cause as NodeJS.ErrnoException | undefined
+    const fix = cause?.code === "EADDRINUSE"
+      ? ": choose another server.port (MCP_PORT), or stop the program that holds it"
+      : cause?.code === "EADDRNOTAVAIL" || cause?.code === "ENOTFOUND"
+      ? ": set server.host (MCP_HOST) to an address of this machine, such as 127.0.0.1 or 0.0.0.0"
+      : cause?.code === "EACCES"
+      ? ": ports below 1024 need privileges; choose another server.port (MCP_PORT)"
+      : ""
+    return `Cannot start the HTTP server: ${cause?.message ?? String(error.cause)}${fix}`
   }
   return undefined
 }
+
+/** An unforeseen failure: one line, with the whole trace only at log level debug or trace. */
+const unexpectedFailure = (error: unknown, cause: Cause.Cause<unknown>) =>
+  ["debug", "trace"].includes(process.env["MCP_LOG_LEVEL"] ?? "")
+    ? Cause.pretty(cause)
+    : `The router failed: ${error instanceof Error ? error.message : String(error)} (set MCP_LOG_LEVEL=debug for the details)`
 
 /** Runs the command line as this process: exits 0 after a signal-driven graceful shutdown, 1 on failure. */
 export const main = () =>
@@ -133,7 +147,7 @@ export const main = () =>
         if (Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)) return onExit(0)
         const error = Cause.squash(exit.cause)
         // the CLI has already shown its own error with the help text
-        if (!CliError.isCliError(error)) process.stderr.write(`${startupFailure(error) ?? Cause.pretty(exit.cause)}\n`)
+        if (!CliError.isCliError(error)) process.stderr.write(`${startupFailure(error) ?? unexpectedFailure(error, exit.cause)}\n`)
         onExit(1)
       }
     })
