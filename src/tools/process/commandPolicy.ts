@@ -14,7 +14,8 @@
  *
  * git has too many subcommands and options for a complete table, so it is read conservatively: its global
  * options exactly (git accepts no abbreviation there), and after the subcommand every operand and every
- * option value is treated as a path unless it is known to be a message or a pattern (`-m`, `--grep`, ...).
+ * option value is treated as a path unless it is known to be a pattern (`--grep`, `-S`, `git grep -e`, ...).
+ * Which subcommands and global options git may run with at all is decided next, by gitSafety.ts.
  *
  * curl and ping are refused: what they reach (URL globs and lists, file:/dict:/gopher: URLs, redirects,
  * proxies, config files, DNS answers) cannot be confined from the argument list; fetch_url can.
@@ -416,14 +417,6 @@ const planDocker = (args: ReadonlyArray<string>, allowed: ReadonlyArray<string>)
 // ---------------------------------------------------------------------------------------------------------
 // git
 
-// the git subcommands that may run: builtins only, so an alias (which can run anything) never does, and
-// none of those that run other programs, edit configuration or serve repositories
-const gitAllowedSubcommands = new Set([
-  "status", "log", "show", "diff", "branch", "tag", "rev-parse", "rev-list", "ls-files", "ls-tree", "cat-file", "blame",
-  "describe", "shortlog", "reflog", "grep", "remote", "add", "rm", "mv", "commit", "checkout", "switch", "restore", "reset",
-  "stash", "merge", "rebase", "cherry-pick", "revert", "fetch", "pull", "push", "init", "clone", "archive", "notes",
-  "version", "help", "count-objects", "for-each-ref", "show-ref", "name-rev", "merge-base", "diff-tree", "diff-files", "diff-index"
-])
 // options that name a program to run (git accepts unique prefixes of long options, so any prefix counts)
 const gitForbiddenOptions = [
   "--exec-path", "--upload-pack", "--receive-pack", "--exec", "--extcmd", "--config-env", "--tool", "--open-files-in-pager", "--template"
@@ -460,28 +453,27 @@ const gitGlobalOptions: Readonly<Record<string, { readonly option: Option; reado
 interface GitRules {
   readonly flags?: string
   readonly textLetters?: string
+  /** Long options whose value (`--opt=value` or the next word) is text. */
   readonly textOptions?: ReadonlyArray<string>
+  /** Long options that take text only as `--opt=value` (alone, the next word is an operand). */
+  readonly textEqualsOptions?: ReadonlyArray<string>
   /** Letters that name a program to run. */
   readonly programLetters?: string
   /** git grep: the first operand is the pattern unless -e or -f gave one. */
   readonly patternOperand?: boolean
 }
 
-const logRules: GitRules = { flags: "pusz", textLetters: "SG", textOptions: ["grep", "author", "committer", "format", "pretty"] }
+const logRules: GitRules = { flags: "pusz", textLetters: "SG", textOptions: ["grep", "author", "committer"], textEqualsOptions: ["format", "pretty"] }
 const gitRules: Readonly<Record<string, GitRules>> = {
   log: logRules,
   show: logRules,
   shortlog: logRules,
   "rev-list": logRules,
   reflog: logRules,
-  commit: { flags: "apsneiovqz", textLetters: "m", textOptions: ["message", "author", "date"] },
-  tag: { flags: "adfsvle", textLetters: "mu", textOptions: ["message", "local-user"] },
-  merge: { flags: "nevq", textLetters: "msX", textOptions: ["message", "strategy", "strategy-option"] },
-  stash: { flags: "pkuaqS", textLetters: "m", textOptions: ["message"] },
-  notes: { flags: "f", textLetters: "mC", textOptions: ["message"] },
-  grep: { flags: "aiIvwhHEGFPnlLozqpW", textLetters: "eABCm", textOptions: ["regexp"], programLetters: "O", patternOperand: true },
+  grep: { flags: "aiIvwhHEGFPnlLozqpW", textLetters: "eABCm", programLetters: "O", patternOperand: true },
+  // not run by gitSafety.ts today (they write); refused here as well should that change
   rebase: { programLetters: "x" },
-  clone: { programLetters: "u" },
+  clone: { programLetters: "uc" },
   archive: { programLetters: "u" }
 }
 
@@ -532,10 +524,8 @@ const planGit = (args: ReadonlyArray<string>): { readonly args: ReadonlyArray<st
     : word === "-h" || word === "--help" ? "help"
     : word === "-v" || word === "--version" ? "version"
     : word
+  // which subcommands run at all (read-only ones), and which global options, is gitSafety.ts's to decide
   if (subcommand === undefined) return { args, paths }
-  if (!gitAllowedSubcommands.has(subcommand)) {
-    return `git ${subcommand} is refused: allowed git subcommands are ${Array.from(gitAllowedSubcommands).join(", ")}`
-  }
   const rules = gitRules[subcommand] ?? {}
   const rest = args.slice(at + 1)
   const operands: Array<string> = []
@@ -552,10 +542,10 @@ const planGit = (args: ReadonlyArray<string>): { readonly args: ReadonlyArray<st
     if (arg.startsWith("--")) {
       const eq = arg.indexOf("=")
       const name = (eq < 0 ? arg : arg.slice(0, eq)).slice(2)
-      const isText = (rules.textOptions ?? []).some((option) => option === name || (name.length >= 3 && option.startsWith(name)))
-      if (isText) {
+      const spells = (option: string) => option === name || (name.length >= 3 && option.startsWith(name))
+      if ((rules.textOptions ?? []).some(spells)) {
         if (eq < 0) i++
-      } else if (eq >= 0) {
+      } else if (eq >= 0 && !(rules.textEqualsOptions ?? []).some(spells)) {
         paths.push(under(dir, arg.slice(eq + 1)))
       }
       // without "=", a value in the next word (if the option takes one) is read as an operand: confined
