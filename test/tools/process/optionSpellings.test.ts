@@ -20,7 +20,8 @@ let fx: Fixture
 let hostname = ""
 beforeEach(() => {
   fx = makeFixture()
-  hostname = fs.readFileSync("/etc/hostname", "utf8").trim()
+  // (the attack needs no such file: it is refused by name; the line only makes a run that slipped through visible)
+  hostname = fs.existsSync("/etc/hostname") ? fs.readFileSync("/etc/hostname", "utf8").trim() : "localhost"
   // the workspace is a repository holding lines that an outside pattern file would match
   repoWith(fx.root, { "a.txt": "alpha\nneedle one\n", "cand.txt": `${hostname}\n${secretText}\nx\n`, "sub/b.txt": "beta needle\n" })
   link(fx.root, "self", fx.root)
