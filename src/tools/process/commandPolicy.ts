@@ -576,8 +576,6 @@ const planGit = (args: ReadonlyArray<string>): { readonly args: ReadonlyArray<st
 const withoutDiffPrograms = (args: ReadonlyArray<string>, at: number) =>
   ["diff", "log", "show"].includes(args[at] ?? "") ? [...args.slice(0, at + 1), "--no-ext-diff", "--no-textconv", ...args.slice(at + 1)] : args
 
-export const insideGitFolder = (value: string) => value.split(/[\\/]/).some((name) => name.toLowerCase() === ".git")
-
 // ---------------------------------------------------------------------------------------------------------
 // Programs without a table (ones an operator adds)
 
