@@ -29,12 +29,14 @@ export { FileToolsLayer } from "./tools/files/FileTools.ts"
 export { PathRefused, Sandbox } from "./tools/Sandbox.ts"
 export {
   defineTool,
+  inFamily,
   jsonOutput,
   textOutput,
   type ToolAnnotations,
   type ToolDefinition,
   type ToolError,
   ToolFailure,
+  type ToolFamily,
   type ToolOutput
 } from "./tools/ToolDefinition.ts"
 export { ToolRegistry } from "./tools/ToolRegistry.ts"

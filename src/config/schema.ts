@@ -139,6 +139,17 @@ export const DatabaseConfig = Schema.Struct({
   timeout: withDefault(described(Millis, "Longest a statement may run, in ms"), 10_000)
 })
 
+const Slots = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 10_000 }))
+
+/** Calls running at once per tool family; searches also never run on more worker threads than the machine has cores. */
+export const ToolConcurrency = Schema.Struct({
+  search: withDefault(described(Slots, "search_files calls at once (each runs in a worker thread), and never more than the core count"), 4),
+  process: withDefault(described(Slots, "execute_command and git_status calls at once"), 16),
+  network: withDefault(described(Slots, "fetch_url, api_call and docker_ps calls at once"), 64),
+  sql: withDefault(described(Slots, "sql_query calls at once"), 16),
+  upstream: withDefault(described(Slots, "calls to upstream MCP servers at once"), 64)
+})
+
 export const ToolsConfig = Schema.Struct({
   enableReal: withDefault(
     described(Schema.Boolean, "Offer tools that write or run programs; false offers only read-only file tools"),
@@ -157,6 +168,11 @@ export const ToolsConfig = Schema.Struct({
     ["ls", "cat", "head", "tail", "grep", "find", "git", "docker"]
   ),
   maxOutputBytes: withDefault(described(Bytes, "Cap on a tool's output stream, in bytes"), 1024 * 1024),
+  concurrency: withDefault(ToolConcurrency, {}),
+  maxQueuedCalls: withDefault(
+    described(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 100_000 })), "Calls of one tool family that may wait for a free slot; past it a call is refused as busy (-32053)"),
+    100
+  ),
   maxArgumentDepth: withDefault(
     described(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1000 })), "Deepest nesting of a tool call's arguments; deeper ones are refused (-32602) before any tool runs"),
     64

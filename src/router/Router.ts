@@ -12,6 +12,7 @@
  * (a library user's Router) nothing is counted.
  */
 import { Cause, Context, Effect, Layer, Metric, Option, SchemaIssue } from "effect"
+import { availableParallelism } from "node:os"
 import { AppConfig } from "../config/AppConfig.ts"
 import { Events } from "../observability/Events.ts"
 import { recordToolCall, type ToolOutcome, toolsInFlight } from "../observability/instruments.ts"
@@ -24,6 +25,7 @@ import type { ToolDefinition, ToolOutput } from "../tools/ToolDefinition.ts"
 import { ToolRegistry } from "../tools/ToolRegistry.ts"
 import type { Caller } from "./Caller.ts"
 import { argumentProblem } from "./argumentLimits.ts"
+import { makeFamilyLimits } from "./FamilyLimits.ts"
 import { InvalidArguments, type RouterError, UnknownTool } from "./RouterErrors.ts"
 
 const formatIssues = SchemaIssue.makeFormatterStandardSchemaV1()
@@ -87,6 +89,11 @@ export class Router extends Context.Service<Router, {
             ratePerHour: caller.ratePerHour,
             permissions: caller.permissions
           }))
+      // searches run in worker threads: never more at once than the machine has cores
+      const families = makeFamilyLimits((family) => {
+        const { concurrency, maxQueuedCalls } = config.current().tools
+        return { running: family === "search" ? Math.min(concurrency.search, availableParallelism()) : concurrency[family], queued: maxQueuedCalls }
+      })
       const call = (caller: Caller, name: string, args: unknown) =>
         counted(caller).pipe(Effect.andThen(Effect.suspend((): Effect.Effect<ToolOutput, RouterError> => {
           const { maxArgumentDepth, maxArgumentBytes } = config.current().tools
@@ -104,9 +111,9 @@ export class Router extends Context.Service<Router, {
             return audit.audited(Effect.fail(new UnknownTool({ name })), () => auditEvent(caller, name, args, "error"))
           }
           if (!mayCall(caller, name)) {
-            published(caller, name, "denied", 0)
             return audit.audited(
-              recordToolCall(name, "denied", 0).pipe(
+              Effect.sync(() => published(caller, name, "denied", 0)).pipe(
+                Effect.andThen(recordToolCall(name, "denied", 0)),
                 Effect.andThen(Option.match(securityStats, { onNone: () => Effect.void, onSome: (stats) => stats.record("permissionDenied") })),
                 Effect.andThen(Effect.fail(new PermissionDenied({ keyName: caller.keyName ?? "anonymous", needed: describeRequirement(needTool(name)) })))
               ),
@@ -152,7 +159,7 @@ export class Router extends Context.Service<Router, {
             })
           )
           // the entry is built as the call ends; the caller sees the result once the entry is on disk
-          return audit.audited(run, (exit) =>
+          return audit.audited(families.run(tool.family, run), (exit) =>
             auditEvent(caller, name, args, exit._tag === "Success" && exit.value.isError !== true ? "ok" : "error", performance.now() - started))
         })))
       return Router.of({

@@ -21,8 +21,23 @@ export class InvalidArguments extends Schema.TaggedError<InvalidArguments>()("In
   }
 }
 
+/** Too many calls of a tool family run and wait already: the caller should retry shortly. */
+export class ToolBusy extends Schema.TaggedError<ToolBusy>()("ToolBusy", {
+  family: Schema.String,
+  running: Schema.Number,
+  queued: Schema.Number
+}) {
+  /** A short, fixed hint: calls of a family finish within tools.timeout at most. */
+  get retryAfterSeconds(): number {
+    return 2
+  }
+  override get message(): string {
+    return `The router is busy: ${this.running} ${this.family} tool calls are running and ${this.queued} waiting (tools.concurrency.${this.family}); retry in a few seconds`
+  }
+}
+
 /**
  * `RateLimited`: the caller has used its tool calls of the minute or hour (security.maxRequestsPerMinute, ...).
  * `AuditUnavailable`: the call's audit entry cannot be written (the store is failing or its queue is full).
  */
-export type RouterError = UnknownTool | InvalidArguments | PermissionDenied | RateLimited | AuditUnavailable
+export type RouterError = UnknownTool | InvalidArguments | PermissionDenied | RateLimited | AuditUnavailable | ToolBusy

@@ -21,6 +21,7 @@ export const JsonRpcCode = {
   SessionNotFound: -32004,
   SessionLimit: -32005,
   RateLimited: -32029,
+  Busy: -32053,
   /** The call's audit entry cannot be written: nothing runs unaudited (HTTP 503, Retry-After). */
   AuditUnavailable: -32050
 } as const
@@ -50,6 +51,7 @@ export const httpStatusOfJsonRpcCode = (code: number): number => {
     case JsonRpcCode.RateLimited:
       return 429
     case JsonRpcCode.AuditUnavailable:
+    case JsonRpcCode.Busy:
       return 503
     default:
       return 500
@@ -68,6 +70,8 @@ export const routerErrorToJsonRpc = (error: RouterError): JsonRpcErrorObject => 
       return { code: JsonRpcCode.RateLimited, message: error.message, data: rateLimitData(error) }
     case "AuditUnavailable":
       return { code: JsonRpcCode.AuditUnavailable, message: error.message, data: auditUnavailableData(error) }
+    case "ToolBusy":
+      return { code: JsonRpcCode.Busy, message: error.message, data: { family: error.family, retryAfterSeconds: error.retryAfterSeconds } }
   }
 }
 
@@ -81,13 +85,13 @@ const rateLimitData = (error: RateLimited) => ({ retryAfterSeconds: error.retryA
  * The MCP error of a failed tools/call. A rate limit is its own JSON-RPC error (-32029 with
  * `data: { retryAfterSeconds, limit, window }`): effect's McpServer sends a registration's own failures
  * as -32602, so McpTools' middleware re-raises this one, and a middleware failure goes out as it is.
- * A call refused for its audit entry is a tool execution error: effect's McpServer answers it with an
+ * A call refused for its audit entry, or because its tool family is busy, is a tool execution error: effect's McpServer answers it with an
  * `isError` result carrying the message (2025-11-25 and later; -32603 with the message before).
  */
 export const routerErrorToMcp = (error: RouterError): McpSchema.InvalidParams | McpSchema.InternalError | McpSchema.McpErrorBase =>
   error._tag === "RateLimited"
     ? new McpSchema.McpErrorBase({ code: JsonRpcCode.RateLimited, message: error.message, data: rateLimitData(error) })
-    : error._tag === "AuditUnavailable"
+    : error._tag === "AuditUnavailable" || error._tag === "ToolBusy"
     ? new McpSchema.InternalError({ message: error.message })
     : new McpSchema.InvalidParams({ message: error.message })
 
@@ -98,7 +102,9 @@ export const isMcpRateLimited = (error: unknown): error is McpSchema.McpErrorBas
 /** Headers of an HTTP response that carries a single JSON-RPC error: on -32029 those of a 429 at the edge, on -32050 a Retry-After. */
 export const httpHeadersOfJsonRpcError = (error: JsonRpcErrorObject): Record<string, string> => {
   const data = error.data as { readonly retryAfterSeconds?: unknown; readonly limit?: unknown } | undefined
-  if (error.code === JsonRpcCode.AuditUnavailable && typeof data?.retryAfterSeconds === "number") return { "retry-after": String(data.retryAfterSeconds) }
+  if ((error.code === JsonRpcCode.AuditUnavailable || error.code === JsonRpcCode.Busy) && typeof data?.retryAfterSeconds === "number") {
+    return { "retry-after": String(data.retryAfterSeconds) }
+  }
   if (error.code !== JsonRpcCode.RateLimited || typeof data?.retryAfterSeconds !== "number" || typeof data.limit !== "number") return {}
   const retryAfter = String(data.retryAfterSeconds)
   return { "retry-after": retryAfter, "ratelimit-limit": String(data.limit), "ratelimit-remaining": "0", "ratelimit-reset": retryAfter }
@@ -201,5 +207,6 @@ export const socketErrorCode = (tag: string) =>
     KeyNotFound: "not_found",
     KeyStoreError: "storage_unavailable",
     // the socket protocol's codes are fixed (ws/protocol.ts): the message names the audit store
-    AuditUnavailable: "storage_unavailable"
+    AuditUnavailable: "storage_unavailable",
+    ToolBusy: "busy"
   } as const)[tag] ?? "invalid_message"

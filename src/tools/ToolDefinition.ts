@@ -53,7 +53,16 @@ export interface ToolDefinition {
   /** Decodes untrusted arguments; unknown keys are refused so typos are not silently ignored. */
   readonly decode: (args: unknown) => Effect.Effect<unknown, Schema.SchemaError>
   readonly run: (input: unknown) => Effect.Effect<ToolOutput, ToolError>
+  /** The family whose concurrency bound (tools.concurrency) the tool's calls share; none: unbounded (quick calls). */
+  readonly family?: ToolFamily
 }
+
+/** Tool families with a bound on calls running at once: workers, processes, sockets, database and upstream connections. */
+export type ToolFamily = "search" | "process" | "network" | "sql" | "upstream"
+
+/** The tools, as members of a family. */
+export const inFamily = (family: ToolFamily, tools: ReadonlyArray<ToolDefinition>): ReadonlyArray<ToolDefinition> =>
+  tools.map((tool) => ({ ...tool, family }))
 
 const toolNamePattern = /^[A-Za-z0-9_.-]{1,64}$/
 

@@ -4,7 +4,7 @@ import { type McpClient, McpSchema } from "effect/ai"
 import type { UpstreamConfig } from "../config/schema.ts"
 import { upstreamCalls, upstreamDuration } from "../observability/instruments.ts"
 import { globToRegExp } from "../tools/files/glob.ts"
-import { type ContentBlock, defineRawTool, type ToolDefinition, ToolFailure } from "../tools/ToolDefinition.ts"
+import { type ContentBlock, defineRawTool, inFamily, type ToolDefinition, ToolFailure } from "../tools/ToolDefinition.ts"
 import { exposedNames } from "./toolNames.ts"
 
 const encodeResult = Schema.encodeSync(McpSchema.CallToolResult)
@@ -30,7 +30,7 @@ export const toToolDefinitions = (
 ): ReadonlyArray<ToolDefinition> => {
   const offered = offeredTools(upstream, tools)
   const names = exposedNames(upstream.name, upstream.prefix ?? upstream.name, offered.map((t) => t.name), taken)
-  return offered.map((tool) =>
+  return inFamily("upstream", offered.map((tool) =>
     defineRawTool({
       name: names.get(tool.name)!,
       description: `[${upstream.name}] ${tool.description ?? tool.name}`,
@@ -65,5 +65,5 @@ export const toToolDefinitions = (
         )
       }
     })
-  )
+  ))
 }

@@ -83,6 +83,7 @@ export type ErrorCode =
   | "invalid_arguments"
   | "not_found"
   | "storage_unavailable"
+  | "busy"
   | "rate_limited"
 
 export type ServerMessage =

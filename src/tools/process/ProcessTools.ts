@@ -2,12 +2,13 @@
 import { Effect } from "effect"
 import { AppConfig } from "../../config/AppConfig.ts"
 import { gitStatusTool } from "../git/gitStatus.ts"
+import { inFamily } from "../ToolDefinition.ts"
 import { ToolRegistry } from "../ToolRegistry.ts"
 import { executeCommandTool } from "./executeCommand.ts"
 
 export const ProcessToolsLayer = ToolRegistry.provide(
   Effect.gen(function*() {
     if (!(yield* AppConfig).current().tools.enableReal) return []
-    return [yield* executeCommandTool, yield* gitStatusTool]
+    return inFamily("process", [yield* executeCommandTool, yield* gitStatusTool])
   })
 )

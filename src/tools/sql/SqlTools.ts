@@ -5,11 +5,12 @@
  */
 import { Effect, Layer } from "effect"
 import { AppConfig } from "../../config/AppConfig.ts"
+import { inFamily } from "../ToolDefinition.ts"
 import { ToolRegistry } from "../ToolRegistry.ts"
 import { Databases } from "./Databases.ts"
 import { sqlQueryTool } from "./sqlQuery.ts"
 
-const registerSqlQuery = ToolRegistry.provide(Effect.map(sqlQueryTool, (tool) => [tool])).pipe(Layer.provide(Databases.layer))
+const registerSqlQuery = ToolRegistry.provide(Effect.map(sqlQueryTool, (tool) => inFamily("sql", [tool]))).pipe(Layer.provide(Databases.layer))
 
 export const SqlToolsLayer = Layer.unwrap(
   Effect.gen(function*() {

@@ -1,6 +1,7 @@
 /** The web tool family (fetch_url, api_call); offered only with `tools.enableReal`, as they reach the network. */
 import { Effect } from "effect"
 import { AppConfig } from "../../config/AppConfig.ts"
+import { inFamily } from "../ToolDefinition.ts"
 import { ToolRegistry } from "../ToolRegistry.ts"
 import { apiCallTool } from "./apiCall.ts"
 import { fetchUrlTool } from "./fetchUrl.ts"
@@ -8,6 +9,6 @@ import { fetchUrlTool } from "./fetchUrl.ts"
 export const WebToolsLayer = ToolRegistry.provide(
   Effect.gen(function*() {
     const enableReal = (yield* AppConfig).current().tools.enableReal
-    return enableReal ? [yield* fetchUrlTool, yield* apiCallTool] : []
+    return enableReal ? inFamily("network", [yield* fetchUrlTool, yield* apiCallTool]) : []
   })
 )
