@@ -561,9 +561,14 @@ export class AuditLog extends Context.Service<AuditLog, AuditSinkService & {
           audited,
           problem: () =>
             failing === undefined ? undefined : `audit: entries cannot be written (${failing}); tool calls are refused until they can`,
-          flush: Effect.callback<void>((resume) => {
-            Queue.offerUnsafe(queue, { flushed: () => resume(Effect.void) })
-          }),
+          // while the store fails, nothing queued can be written before the next probe: no reason to wait
+          flush: Effect.suspend(() =>
+            failing !== undefined
+              ? Effect.void
+              : Effect.callback<void>((resume) => {
+                Queue.offerUnsafe(queue, { flushed: () => resume(Effect.void) })
+              })
+          ),
           query: (q) =>
             Effect.gen(function*() {
               const where = conditions(q)

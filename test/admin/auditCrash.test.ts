@@ -115,5 +115,5 @@ describe("audit entries through a SIGKILL", () => {
     const again = await runCli(["audit", "verify"], { MCP_DATA_DIR: dataDir })
     expect(again.code, again.stderr).toBe(0)
     expect(again.stdout).toMatch(/Audit trail verified: \d+ entries, chain intact/)
-  })
+  }, 120_000) // two server starts and two CLI runs on a loaded 2-core machine
 })

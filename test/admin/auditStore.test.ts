@@ -356,6 +356,21 @@ describe("a failing audit store", () => {
       expect(ran).toContain("after")
     }))
 
+  it.live("two routers on one file (serve and stdio) continue one chain: a conflict reloads the chain's end", () =>
+    Effect.gen(function*() {
+      const dataDir = freshDir()
+      const one = yield* openRouter(dataDir)
+      const two = yield* openRouter(dataDir)
+      for (let n = 0; n < 5; n++) {
+        yield* one.router.call(caller, "mark", { id: `one-${n}` })
+        yield* two.router.call(caller, "mark", { id: `two-${n}` })
+      }
+      expect(one.log.problem()).toBeUndefined()
+      expect(two.log.problem()).toBeUndefined()
+      expect((yield* rows(one.sql)).map((r) => r.seq)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1))
+      expect(yield* one.log.verify).toEqual({ ok: true, checked: 10 })
+    }))
+
   it.live("what fails at shutdown is logged, and what was written stays verifiable", () =>
     Effect.gen(function*() {
       const dataDir = freshDir()
