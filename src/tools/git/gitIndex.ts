@@ -11,6 +11,22 @@ export interface IndexEntry {
   /** 0 when merged; 1, 2, 3 for the base, ours and theirs of a conflict. */
   readonly stage: number
   readonly oid: string
+  /** The file's stat data when it was staged (seconds and nanoseconds, 32-bit fields as git stores them). */
+  readonly ctimeSeconds: number
+  readonly ctimeNanoseconds: number
+  readonly mtimeSeconds: number
+  readonly mtimeNanoseconds: number
+  readonly dev: number
+  readonly ino: number
+  readonly uid: number
+  readonly gid: number
+  readonly size: number
+  /** "assume unchanged": git takes the work tree file as unchanged. */
+  readonly assumeValid: boolean
+  /** Outside a sparse checkout: git takes the work tree file as unchanged. */
+  readonly skipWorktree: boolean
+  /** Added with `git add -N`: known, not staged. */
+  readonly intentToAdd: boolean
 }
 
 export const gitlinkMode = 0o160000
@@ -43,12 +59,27 @@ export const parseIndex = (buffer: Buffer, hashBytes = 20): ReadonlyArray<IndexE
   for (let i = 0; i < count; i++) {
     const start = at
     if (at + 40 + hashBytes + 2 > buffer.length) throw new IndexFormatError("truncated index")
-    const mode = buffer.readUInt32BE(at + 24)
+    const word = (offset: number) => buffer.readUInt32BE(at + offset)
+    const stat = {
+      ctimeSeconds: word(0),
+      ctimeNanoseconds: word(4),
+      mtimeSeconds: word(8),
+      mtimeNanoseconds: word(12),
+      dev: word(16),
+      ino: word(20),
+      uid: word(28),
+      gid: word(32),
+      size: word(36)
+    }
+    const mode = word(24)
     const oid = buffer.toString("hex", at + 40, at + 40 + hashBytes)
     const flags = buffer.readUInt16BE(at + 40 + hashBytes)
     at += 40 + hashBytes + 2
+    let extended = 0
     if (flags & 0x4000) {
       if (version < 3) throw new IndexFormatError("extended flags in a version 2 index")
+      if (at + 2 > buffer.length) throw new IndexFormatError("truncated index")
+      extended = buffer.readUInt16BE(at)
       at += 2
     }
     let name: Buffer
@@ -68,7 +99,16 @@ export const parseIndex = (buffer: Buffer, hashBytes = 20): ReadonlyArray<IndexE
       at = start + ((at - start + name.length + 8) & ~7)
     }
     previous = name
-    entries.push({ path: name.toString("utf8"), mode, stage: (flags >> 12) & 3, oid })
+    entries.push({
+      path: name.toString("utf8"),
+      mode,
+      stage: (flags >> 12) & 3,
+      oid,
+      ...stat,
+      assumeValid: (flags & 0x8000) !== 0,
+      skipWorktree: (extended & 0x4000) !== 0,
+      intentToAdd: (extended & 0x2000) !== 0
+    })
   }
   return entries
 }

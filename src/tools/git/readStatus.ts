@@ -13,13 +13,18 @@
  * - submodules (gitlinks) are not entered and not reported;
  * - ahead/behind are counted over at most `maxCommits` commits.
  */
+import ignoreModule, { type Ignore } from "ignore"
 import * as git from "isomorphic-git"
+import { createHash } from "node:crypto"
 import * as path from "node:path"
 import { allValues, isFalse, lastValue } from "./gitConfig.ts"
-import { gitlinkMode, parseIndex } from "./gitIndex.ts"
+import { gitlinkMode, type IndexEntry, parseIndex } from "./gitIndex.ts"
 import { confinedReadOnlyFs } from "./confinedFs.ts"
 import type { FileChange, GitStatus } from "./porcelain.ts"
 import type { GitRepository } from "./repository.ts"
+
+// "ignore" is CommonJS: its function is the module itself (and its own `default`)
+const ignore = (ignoreModule as unknown as { readonly default: () => Ignore }).default
 
 export class StatusFailure extends Error {}
 /** More entries than `maxEntries`: the result would be too large to return. */
@@ -41,6 +46,23 @@ interface Side {
   readonly oid: string
   readonly mode: number
 }
+
+/** `fn` over `items`, at most `limit` at a time, results in order. */
+const mapLimit = async <A, B>(items: ReadonlyArray<A>, limit: number, fn: (item: A) => Promise<B>): Promise<Array<B>> => {
+  const results: Array<B> = new Array(items.length)
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++
+      results[i] = await fn(items[i]!)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  return results
+}
+
+/** File system calls in flight at once: enough to hide latency, few enough to stay far from open-file limits. */
+const parallelism = 32
 
 const byPath = (a: { readonly path: string }, b: { readonly path: string }) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)
 
@@ -128,109 +150,62 @@ export const readGitStatus = async (options: StatusOptions): Promise<GitStatus> 
       }
     }
 
-    // the index: conflicted paths and the folders that hold tracked files
-    const indexData = await ops.readFile(path.join(gitdir, "index")).catch((error: unknown) => {
+    const config = repo.config
+    const fileMode = !isFalse(lastValue(config, "core", undefined, "filemode") ?? "true")
+    const trustCtime = !isFalse(lastValue(config, "core", undefined, "trustctime") ?? "true")
+    const minimalStat = lastValue(config, "core", undefined, "checkstat")?.toLowerCase() === "minimal"
+    const autocrlf = lastValue(config, "core", undefined, "autocrlf")?.toLowerCase()
+    const convertCrlf = autocrlf === "input" || (autocrlf !== undefined && !isFalse(autocrlf) && autocrlf !== "false")
+
+    // HEAD's files, flattened
+    const headFiles = new Map<string, Side>()
+    const headGitlinks = new Set<string>()
+    if (commit !== null) {
+      const { commit: headCommit } = await git.readCommit({ fs, gitdir, oid: commit, cache })
+      // one level of trees at a time, each level read in parallel
+      let level: Array<{ oid: string; prefix: string }> = [{ oid: headCommit.tree, prefix: "" }]
+      while (level.length > 0) {
+        if (options.signal?.aborted) throw new StatusFailure("git_status was stopped")
+        const trees = await mapLimit(level, parallelism, async ({ oid, prefix }) => ({ prefix, tree: (await git.readTree({ fs, gitdir, oid, cache })).tree }))
+        level = []
+        for (const { prefix, tree } of trees) {
+          for (const entry of tree) {
+            const full = prefix === "" ? entry.path : `${prefix}/${entry.path}`
+            if (entry.type === "tree") level.push({ oid: entry.oid, prefix: full })
+            else if (entry.type === "commit") headGitlinks.add(full)
+            else headFiles.set(full, { oid: entry.oid, mode: Number.parseInt(entry.mode, 8) })
+          }
+        }
+      }
+    }
+
+    // the index: staged entries, conflicted paths, the folders that hold tracked files
+    const indexFile = path.join(gitdir, "index")
+    const indexData = await ops.readFile(indexFile).catch((error: unknown) => {
       if (isNotFound(error)) return undefined
       throw error
     })
-    let entries: ReturnType<typeof parseIndex> = []
+    let entries: ReadonlyArray<IndexEntry> = []
     try {
       entries = indexData === undefined ? [] : parseIndex(indexData as Buffer, repo.hashBytes)
     } catch (error) {
       throw new StatusFailure(`the index of ${path.relative(root, gitdir) || "."} could not be read: ${(error as Error).message}`)
     }
+    // git's "racy" rule: a file changed in the second the index was written may look unchanged by its stat
+    const indexSeconds = indexData === undefined ? 0 : Math.floor(Number((await ops.lstatInFolder(indexFile)).mtimeMs) / 1000)
     const conflictedSet = new Set(entries.filter((e) => e.stage > 0).map((e) => e.path))
+    const staged0 = new Map(entries.filter((e) => e.stage === 0).map((e) => [e.path, e]))
+    const indexPaths = new Set(entries.map((e) => e.path))
     const trackedDirs = new Set<string>()
     for (const entry of entries) {
       const parts = entry.path.split("/")
       for (let i = 1; i < parts.length; i++) trackedDirs.add(parts.slice(0, i).join("/"))
     }
-    const gitlinks = new Set(entries.filter((e) => e.mode === gitlinkMode).map((e) => e.path))
-    const fileMode = !isFalse(lastValue(repo.config, "core", undefined, "filemode") ?? "true")
 
-    const rows: Array<{ path: string; head: Side | undefined; stage: Side | undefined; work: Side | undefined }> = []
-    const untrackedRaw: Array<string> = []
     let reported = 0
     const count = () => {
       if (++reported > options.maxEntries) throw new StatusTooLarge(`git status has more than ${options.maxEntries} changed or untracked entries`)
     }
-    const ignored = (filepath: string) => git.isIgnored({ fs, dir: worktree, gitdir, filepath })
-
-    /** Whether an untracked folder holds anything git would list (a file that is not ignored, a nested repository). */
-    const hasUntrackedContent = async (folder: string, budget = { left: 10_000 }): Promise<boolean> => {
-      const names = (await ops.readdir(path.join(worktree, folder)).catch(() => [])) as Array<string>
-      for (const name of names.sort()) {
-        if (--budget.left < 0) return true
-        if (name === ".git") return true
-        const child = `${folder}/${name}`
-        if (await ignored(child)) continue
-        const stat = await ops.lstat(path.join(worktree, child)).catch(() => undefined)
-        if (stat === undefined) continue
-        if (stat.isDirectory()) {
-          if (await hasUntrackedContent(child, budget)) return true
-        } else if (stat.isFile() || stat.isSymbolicLink()) {
-          return true
-        }
-      }
-      return false
-    }
-
-    const trees = commit === null
-      ? [git.WORKDIR({ refresh: false }), git.STAGE()]
-      : [git.TREE({ ref: commit }), git.WORKDIR({ refresh: false }), git.STAGE()]
-    await git.walk({
-      fs,
-      dir: worktree,
-      gitdir,
-      cache,
-      trees,
-      // one folder entry at a time: bounded work and open files on big trees
-      iterate: async (walk, children) => {
-        const results = []
-        for (const child of children) results.push(await walk(child))
-        return results
-      },
-      reduce: async () => undefined,
-      map: async (filepath, walked) => {
-        if (options.signal?.aborted) return null
-        const [head, work, stage] = commit === null ? [null, walked[0] ?? null, walked[1] ?? null] : [walked[0] ?? null, walked[1] ?? null, walked[2] ?? null]
-        if (filepath === ".") return true
-        if (path.posix.basename(filepath) === ".git") return null
-        if (gitlinks.has(filepath)) return null
-        if (conflictedSet.has(filepath)) return true
-        if (!head && !stage && work && (await ignored(filepath))) return null
-        const [headType, workType, stageType] = await Promise.all([head?.type(), work?.type(), stage?.type()])
-        if (headType === "commit" || stageType === "commit") return null
-        const blob = headType === "blob" || workType === "blob" || stageType === "blob"
-        if (!blob) {
-          if (workType === "tree" && !head && !stage) {
-            // a folder with nothing tracked in it: git lists it once, as folder/
-            if (await hasUntrackedContent(filepath)) {
-              count()
-              untrackedRaw.push(`${filepath}/`)
-            }
-            return null
-          }
-          return true
-        }
-        const side = async (entry: typeof head, type: string | undefined): Promise<Side | undefined> =>
-          entry && type === "blob" ? { oid: (await entry.oid())!, mode: (await entry.mode())! } : undefined
-        const headSide = await side(head, headType)
-        const stageSide = await side(stage, stageType)
-        if (headSide === undefined && stageSide === undefined) {
-          if (workType === "blob") {
-            count()
-            untrackedRaw.push(filepath)
-          }
-          return true
-        }
-        const workSide = await side(work, workType)
-        rows.push({ path: filepath, head: headSide, stage: stageSide, work: workSide })
-        // a folder where the index has a file: git neither enters nor lists it
-        return workType === "tree" && stageSide !== undefined ? null : true
-      }
-    })
-
     const compare = (a: Side | undefined, b: Side | undefined): string | undefined => {
       if (a === undefined && b === undefined) return undefined
       if (a === undefined) return "added"
@@ -239,37 +214,136 @@ export const readGitStatus = async (options: StatusOptions): Promise<GitStatus> 
       if (a.oid !== b.oid || (fileMode && a.mode !== b.mode)) return "modified"
       return undefined
     }
+
+    // staged: HEAD against the index
     const staged: Array<FileChange> = []
-    const unstaged: Array<FileChange> = []
     const oidsOfDeleted = new Map<string, Array<string>>()
-    for (const row of rows) {
-      const stagedChange = compare(row.head, row.stage)
-      if (stagedChange !== undefined) {
-        count()
-        staged.push({ path: row.path, change: stagedChange })
-        if (stagedChange === "deleted") oidsOfDeleted.set(row.head!.oid, [...(oidsOfDeleted.get(row.head!.oid) ?? []), row.path])
+    for (const file of [...new Set([...headFiles.keys(), ...staged0.keys()])].sort()) {
+      if (conflictedSet.has(file) || headGitlinks.has(file)) continue
+      const entry = staged0.get(file)
+      if (entry !== undefined && entry.mode === gitlinkMode) continue
+      const head = headFiles.get(file)
+      const change = compare(head, entry === undefined || entry.intentToAdd ? undefined : { oid: entry.oid, mode: entry.mode })
+      if (change === undefined) continue
+      count()
+      staged.push({ path: file, change })
+      if (change === "deleted") oidsOfDeleted.set(head!.oid, [...(oidsOfDeleted.get(head!.oid) ?? []), file])
+    }
+
+    // unstaged: the index against the work tree, by stat data first and content when stat cannot tell
+    const hashOf = (content: Buffer) => createHash(repo.hashBytes === 32 ? "sha256" : "sha1").update(`blob ${content.length}\0`).update(content).digest("hex")
+    const emptyBlob = hashOf(Buffer.alloc(0))
+    const u32 = (value: bigint) => Number(BigInt.asUintN(32, value))
+    const workSide = async (entry: IndexEntry): Promise<Side | undefined> => {
+      const file = path.join(worktree, entry.path)
+      const stat = await ops.lstatInFolder(file).catch(() => undefined)
+      if (stat === undefined || (!stat.isFile() && !stat.isSymbolicLink())) return undefined
+      if (entry.assumeValid || entry.skipWorktree) return { oid: entry.oid, mode: entry.mode }
+      const link = stat.isSymbolicLink()
+      const executable = (Number(stat.mode) & 0o100) !== 0
+      const mode = link ? 0o120000 : !fileMode && entry.mode >> 12 === 0o10 ? entry.mode : executable ? 0o100755 : 0o100644
+      if (mode >> 12 !== entry.mode >> 12) return { oid: "", mode }
+      const seconds = (ns: bigint) => u32(ns / 1_000_000_000n)
+      const statSame = entry.mtimeSeconds === seconds(stat.mtimeNs) &&
+        (!trustCtime || entry.ctimeSeconds === seconds(stat.ctimeNs)) &&
+        entry.size === u32(stat.size) &&
+        (minimalStat || (entry.ino === u32(stat.ino) && entry.uid === u32(stat.uid) && entry.gid === u32(stat.gid)))
+      const racy = indexSeconds <= entry.mtimeSeconds || (entry.size === 0 && entry.oid !== emptyBlob)
+      if (statSame && !racy) return { oid: entry.oid, mode }
+      let content: Buffer
+      try {
+        content = link ? Buffer.from(await ops.readlink(file)) : await ops.readOwnFile(file)
+      } catch (error) {
+        if (isNotFound(error)) return undefined
+        throw error
       }
-      if (row.stage === undefined) {
-        // tracked in HEAD, removed from the index, still in the work tree: untracked again
-        if (row.work !== undefined) {
-          count()
-          untrackedRaw.push(row.path)
+      if (!link && convertCrlf && !content.subarray(0, 8000).includes(0) && content.includes("\r\n")) {
+        content = Buffer.from(content.toString("latin1").replaceAll("\r\n", "\n"), "latin1")
+      }
+      return { oid: hashOf(content), mode }
+    }
+    const unstaged: Array<FileChange> = []
+    const tracked = [...staged0.values()].filter((e) => e.mode !== gitlinkMode && !conflictedSet.has(e.path))
+    const changes = await mapLimit(tracked, parallelism, async (entry) => {
+      if (options.signal?.aborted) throw new StatusFailure("git_status was stopped")
+      const work = await workSide(entry)
+      return entry.intentToAdd ? (work === undefined ? "deleted" : "added") : compare({ oid: entry.oid, mode: entry.mode }, work)
+    })
+    for (const [i, change] of changes.entries()) {
+      if (change === undefined) continue
+      count()
+      unstaged.push({ path: tracked[i]!.path, change })
+    }
+
+    // untracked: the work tree's folders that hold tracked files, walked; anything else not ignored is listed,
+    // a folder with nothing tracked in it once, as folder/
+    const exclude = await ops.readFile(path.join(gitdir, "info", "exclude"), "utf8").catch(() => "")
+    const rules = new Map<string, Promise<Ignore>>()
+    const rulesFor = (folder: string) => {
+      let found = rules.get(folder)
+      if (found === undefined) {
+        found = (async () => {
+          const own = await ops.readOwnFile(path.join(worktree, folder, ".gitignore")).then((b) => b.toString("utf8"), () => "")
+          // info/exclude first: a .gitignore pattern after it wins
+          return ignore().add(folder === "" ? String(exclude) : "").add(own)
+        })()
+        rules.set(folder, found)
+      }
+      return found
+    }
+    const ignored = async (relative: string, folder: boolean) => {
+      const parts = relative.split("/")
+      let result = false
+      for (let i = 0; i < parts.length; i++) {
+        const rule = await rulesFor(parts.slice(0, i).join("/"))
+        try {
+          const outcome = rule.test(parts.slice(i).join("/") + (folder ? "/" : ""))
+          if (outcome.ignored) result = true
+          else if (outcome.unignored) result = false
+        } catch {
+          // a name the pattern library cannot take (only dots): not ignored
         }
-        continue
       }
-      const unstagedChange = compare(row.stage, row.work)
-      if (unstagedChange !== undefined) {
+      return result
+    }
+    const listing = (relative: string) => ops.readdirTypes(relative === "" ? worktree : path.join(worktree, relative)).catch(() => [])
+    /** Whether an untracked folder holds anything git would list: a file not ignored, a nested repository. */
+    const hasUntrackedContent = async (folder: string, budget = { left: 10_000 }): Promise<boolean> => {
+      for (const child of await listing(folder)) {
+        if (--budget.left < 0) return true
+        if (child.name === ".git") return true
+        const relative = `${folder}/${child.name}`
+        if (await ignored(relative, child.isDirectory)) continue
+        if (!child.isDirectory || (await hasUntrackedContent(relative, budget))) return true
+      }
+      return false
+    }
+    const untracked: Array<string> = []
+    const walk = async (folder: string): Promise<void> => {
+      if (options.signal?.aborted) throw new StatusFailure("git_status was stopped")
+      const children = [...(await listing(folder))].sort((a, b) => (a.name < b.name ? -1 : 1))
+      for (const child of children) {
+        if (child.name === ".git") continue
+        const relative = folder === "" ? child.name : `${folder}/${child.name}`
+        // tracked (a folder where the index has a file, too: git neither enters nor lists it)
+        if (indexPaths.has(relative)) continue
+        if (child.isDirectory && trackedDirs.has(relative)) {
+          await walk(relative)
+          continue
+        }
+        if (await ignored(relative, child.isDirectory)) continue
+        if (child.isDirectory && !(await hasUntrackedContent(relative))) continue
         count()
-        unstaged.push({ path: row.path, change: unstagedChange })
+        untracked.push(child.isDirectory ? `${relative}/` : relative)
       }
     }
+    await walk("")
+
     // exact renames: a staged deletion and a staged addition of the same content
     const renamedFrom = new Map<string, string>()
-    const stageOid = new Map(rows.map((r) => [r.path, r.stage?.oid]))
-    for (const change of [...staged].sort(byPath)) {
+    for (const change of staged) {
       if (change.change !== "added") continue
-      const candidates = oidsOfDeleted.get(stageOid.get(change.path) ?? "")
-      const from = candidates?.shift()
+      const from = oidsOfDeleted.get(staged0.get(change.path)?.oid ?? "")?.shift()
       if (from !== undefined) renamedFrom.set(change.path, from)
     }
     const renamedAway = new Set(renamedFrom.values())
@@ -283,16 +357,6 @@ export const readGitStatus = async (options: StatusOptions): Promise<GitStatus> 
         })
         .sort(byPath)
 
-    // untracked paths inside folders with nothing tracked collapse to the outermost such folder
-    const collapse = (p: string) => {
-      const parts = p.replace(/\/$/, "").split("/")
-      for (let i = 1; i < parts.length; i++) {
-        const folder = parts.slice(0, i).join("/")
-        if (!trackedDirs.has(folder)) return `${folder}/`
-      }
-      return p
-    }
-    const untracked = [...new Set(untrackedRaw.map(collapse))].sort()
     return {
       branch,
       detached,
@@ -302,7 +366,7 @@ export const readGitStatus = async (options: StatusOptions): Promise<GitStatus> 
       behind,
       staged: withRenames(staged, true),
       unstaged: withRenames(unstaged, false),
-      untracked,
+      untracked: untracked.sort(),
       conflicted: [...conflictedSet].sort()
     }
   })

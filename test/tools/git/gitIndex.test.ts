@@ -19,7 +19,8 @@ const staged = (repo: string) =>
     return { path: name, mode: Number.parseInt(mode, 8), stage: Number(stage), oid }
   })
 
-const ours = (repo: string) => parseIndex(fs.readFileSync(path.join(repo, ".git", "index")))
+const ours = (repo: string) =>
+  parseIndex(fs.readFileSync(path.join(repo, ".git", "index"))).map(({ path, mode, stage, oid }) => ({ path, mode, stage, oid }))
 
 describe("parseIndex reads what git reads", () => {
   it("versions 2, 3 and 4, with a gitlink, a symbolic link, conflicts and long and shared-prefix names", () => {
@@ -49,6 +50,15 @@ describe("parseIndex reads what git reads", () => {
     }
     const entries = ours(repo)
     assert.deepStrictEqual(entries.filter((e) => e.mode === gitlinkMode).map((e) => e.path), ["vendor/sub"])
+    // stat data and flags as git stored them
+    const full = parseIndex(fs.readFileSync(path.join(repo, ".git", "index")))
+    const stat = fs.statSync(path.join(repo, "dir", "one-two.txt"))
+    const entry = full.find((e) => e.path === "dir/one-two.txt")!
+    assert.strictEqual(entry.size, stat.size)
+    assert.strictEqual(entry.mtimeSeconds, Math.floor(stat.mtimeMs / 1000))
+    assert.strictEqual(entry.ino, stat.ino % 2 ** 32)
+    assert.isTrue(full.find((e) => e.path === "dir/one.txt")!.skipWorktree)
+    assert.isFalse(entry.skipWorktree)
     assert.deepStrictEqual(entries.filter((e) => e.path === "a.txt").map((e) => e.stage), [1, 2, 3])
   })
 
