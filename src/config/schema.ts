@@ -97,6 +97,10 @@ export const StorageConfig = Schema.Struct({
   dataDir: withDefault(
     described(Name, "Folder of the embedded SQLite database: API keys, audit trail, configuration versions"),
     "data"
+  ),
+  auditQueueSize: withDefault(
+    described(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1_000_000 })), "Tool calls that may wait for their audit entry to be written; past it a call is refused (-32050) before it runs"),
+    4096
   )
 })
 

@@ -633,7 +633,10 @@ export class AuditLog extends Context.Service<AuditLog, AuditSinkService & {
       })
     ).pipe(Layer.provide(AuditLog.layerWith(options)))
 
-  static readonly layerWithSink = AuditLog.layerWithSinkWith()
+  /** The store and sink, with the queue bound of storage.auditQueueSize. */
+  static readonly layerWithSink = Layer.unwrap(
+    AppConfig.use((config) => Effect.succeed(AuditLog.layerWithSinkWith({ maxPending: config.current().storage.auditQueueSize })))
+  )
 }
 
 /** Applies security.auditRetentionDays at start and every day after. */
