@@ -79,15 +79,16 @@ describe("slow consumers", () => {
   // counts the close as 4503, its reason
   it("a stalled client loses broadcasts oldest-first, is cut off as 4503, and the drops are counted", async () => {
     const { tools } = testTools()
-    const server = await start({ ...unlimited, websocket: { queueSize: 4 } }, { tools })
+    const server = await start({ ...unlimited, websocket: { queueSize: 4, maxMessageBytes: 128 * 1024 } }, { tools })
     const slow = await open(server)
     await subscribe(slow, "logs")
     const driver = await open(server)
     stall(slow)
     const cutOff = async () =>
       metricValue((await getText(server, "/metrics/prometheus")).text, "mcp_router_websocket_closes_total", 'code="4503"') === 1
-    const text = "y".repeat(16 * 1024)
-    const deadline = Date.now() + 10_000
+    // large entries: the TCP buffers (several MB on loopback) fill in a few bursts even on a busy machine
+    const text = "y".repeat(60 * 1024)
+    const deadline = Date.now() + 15_000
     for (let id = 0; !(await cutOff()) && Date.now() < deadline; id++) {
       for (let burst = 0; burst < 20; burst++) driver.send({ type: "execute_tool", id: `${id}.${burst}`, toolName: "shout", arguments: { text } })
       await driver.next("tool_executed", (m) => m.id === `${id}.19`)
