@@ -45,7 +45,9 @@ export const listDirectoryTool = Effect.gen(function*() {
         // and a sub-folder opened from it without following a symbolic link, then verified in turn
         const walk = (dir: Handle, depth: number): Effect.Effect<void, ToolFailure> =>
           Effect.gen(function*() {
-            const children = (yield* fsCall(dir.relative, () => fs.readdir(dir.at, { withFileTypes: true }))).sort((a, b) => a.name.localeCompare(b.name))
+            // not interrupted while a call uses a descriptor: the scope closes it only afterwards
+            const children = (yield* Effect.uninterruptible(fsCall(dir.relative, () => fs.readdir(dir.at, { withFileTypes: true }))))
+              .sort((a, b) => a.name.localeCompare(b.name))
             for (const child of children) {
               if (input.includeHidden !== true && child.name.startsWith(".")) continue
               const full = path.join(dir.absolute, child.name)
@@ -54,7 +56,7 @@ export const listDirectoryTool = Effect.gen(function*() {
                 truncated = true
                 return
               }
-              const info = yield* Effect.promise(() => fs.lstat(`${dir.at}/${child.name}`).catch(() => undefined))
+              const info = yield* Effect.uninterruptible(Effect.promise(() => fs.lstat(`${dir.at}/${child.name}`).catch(() => undefined)))
               if (info !== undefined && info.nlink > 1 && info.isFile() && (yield* Effect.promise(() => state.hardLinkRefusal(info))) !== undefined) continue
               const type = entryType(child)
               entries.push({
