@@ -158,4 +158,33 @@ describe("git_status on repositories whose files lead outside", () => {
     assert.instanceOf(failure, StatusFailure)
     git(repo, "status")
   })
+
+  it.live("a big work tree: the event loop keeps turning, and tools.timeout stops the call", () =>
+    Effect.gen(function*() {
+      const repo = path.join(fx.root, "repo")
+      const files: Record<string, string> = {}
+      for (let i = 0; i < 4000; i++) files[`d${i % 40}/f${i}.txt`] = `${i}\n`
+      repoWith(repo, files)
+      // every file changed in size: each is read and hashed
+      for (let i = 0; i < 4000; i++) fs.appendFileSync(path.join(repo, `d${i % 40}`, `f${i}.txt`), "more\n")
+      let last = performance.now()
+      let longestGap = 0
+      const timer = setInterval(() => {
+        const now = performance.now()
+        longestGap = Math.max(longestGap, now - last)
+        last = now
+      }, 5)
+      try {
+        const full = yield* runWith(fx.root, callTool("git_status", { path: "repo" }), { timeout: 30_000 })
+        assert.isUndefined(full.isError, textOf(full))
+        assert.strictEqual(structured(full)["unstaged"].length, 4000)
+        // slices of 5 ms: a timer every 5 ms is never kept waiting long, even on a loaded machine
+        assert.isBelow(longestGap, 500, "git_status held the event loop")
+        const stopped = yield* runWith(fx.root, callTool("git_status", { path: "repo" }), { timeout: 50 })
+        assert.isTrue(stopped.isError)
+        assert.include(textOf(stopped), "timed out after 50 ms (tools.timeout)")
+      } finally {
+        clearInterval(timer)
+      }
+    }), 60_000)
 })
