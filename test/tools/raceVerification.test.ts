@@ -379,3 +379,63 @@ describe("special files reached through the working folder", () => {
       }
     }))
 })
+
+describe("descriptors", () => {
+  /** The open descriptors, once the worker threads ended by the calls have released theirs. */
+  const openCount = () => fs.readdirSync("/proc/self/fd").length
+  const settled = Effect.promise(async () => {
+    // a search worker is terminated without waiting: its event loop's descriptors go a moment later
+    for (let i = 0, last = -1; i < 40; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 25))
+      const now = openCount()
+      if (now === last) return now
+      last = now
+    }
+    return openCount()
+  })
+
+  it.live("every call closes what it opened: successes, refusals, failures, and calls cut by the timeout", () =>
+    Effect.gen(function*() {
+      link(fx.root, "out", fx.outside)
+      put(fx.root, "big.txt", "x".repeat(200_000))
+      const calls: Array<readonly [string, Record<string, unknown>]> = [
+        ["read_file", { path: "race/real/inner.txt" }],
+        ["read_file", { path: "out/inner.txt" }],
+        ["read_file", { path: "missing.txt" }],
+        ["read_file", { path: "race/real" }],
+        ["write_file", { path: "race/real/new.txt", content: "x" }],
+        ["write_file", { path: "race/real/new.txt", content: "x", mode: "create" }],
+        ["write_file", { path: "race/real/log.txt", content: "x", mode: "append" }],
+        ["write_file", { path: "race/real/n/e/w.txt", content: "x", createDirs: true }],
+        ["write_file", { path: "out/new.txt", content: "x" }],
+        ["list_directory", { path: "race", recursive: true }],
+        ["list_directory", { path: "out" }],
+        ["search_files", { path: "race", contentRegex: "text" }],
+        ["search_files", { path: "big.txt" }]
+      ]
+      const layer = layerWith(() => undefined)
+      yield* Effect.gen(function*() {
+        // a first round opens what the router keeps open (its database, the worker's modules)
+        for (const [name, args] of calls) yield* callTool(name, args)
+        const before = yield* settled
+        for (let round = 0; round < 20; round++) {
+          for (const [name, args] of calls) yield* callTool(name, args)
+        }
+        assert.strictEqual(yield* settled, before)
+      }).pipe(Effect.provide(layer))
+      // calls cut by a short tools.timeout release their descriptors too
+      const slow = RouterCoreLayer.pipe(
+        Layer.provideMerge(AppConfig.layerFromInput({ tools: { workingDir: fx.root, timeout: 1 }, logging: { enableConsole: false } }))
+      )
+      const before = yield* settled
+      yield* Effect.gen(function*() {
+        for (let round = 0; round < 20; round++) {
+          yield* callTool("read_file", { path: "big.txt" })
+          yield* callTool("write_file", { path: "race/real/big.txt", content: "y".repeat(200_000) })
+          yield* callTool("list_directory", { path: "race", recursive: true })
+        }
+      }).pipe(Effect.provide(slow))
+      assert.isAtMost(yield* settled, before)
+      assert.deepStrictEqual(fs.readdirSync(real).filter((n) => n.endsWith(".tmp")), [])
+    }))
+})
