@@ -3,6 +3,16 @@
  * outside the folder, passes through a symbolic link (a parent folder included) that resolves outside,
  * or holds a NUL byte or is too long.
  *
+ * The decision is made on the object, not on the path: the file tools get Handles. A path is opened once
+ * (O_PATH: nothing is read, no FIFO waits, no device opens), and the opened object's real path is read from
+ * its descriptor (`readlink /proc/self/fd/N`) and checked, with its fstat for hard links. Everything after
+ * goes through that descriptor or `/proc/self/fd/N/name`: reading reopens the very file, a listing reads the
+ * very folder, a write creates its file (O_EXCL, O_NOFOLLOW) and renames it within the very folder that was
+ * verified, and checks what it made through the new file's descriptor (removing it if its folder was moved
+ * outside meanwhile). A symbolic link swapped in on the path after the check therefore reaches nothing.
+ * `resolve*` still check a path without opening it: for what a program is given (runProcess verifies a
+ * program's folder again right before the spawn). Linux only: /proc/self/fd is required.
+ *
  * Inside the folder, the router's own state is refused too, whatever the working folder is: the data dir
  * (`storage.dataDir`), the configuration files it was read from, the log dir (`logging.logDir`) and the
  * router's install folder. The check is made on the real path (after symbolic links), and a file with more
