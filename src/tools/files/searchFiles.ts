@@ -1,11 +1,11 @@
 import { Effect, Schema } from "effect"
-import { Worker } from "node:worker_threads"
+import { availableParallelism } from "node:os"
 import { AppConfig } from "../../config/AppConfig.ts"
 import { Sandbox } from "../Sandbox.ts"
 import { defineTool, ToolFailure } from "../ToolDefinition.ts"
 import { printableName } from "../printableName.ts"
-import { fsCall } from "./fileErrors.ts"
-import type { SearchRequest, SearchResult } from "./searchWorker.ts"
+import { fsFailure } from "./fileErrors.ts"
+import { makeSearchPool } from "./searchPool.ts"
 
 const SearchFilesInput = Schema.Struct({
   path: Schema.optionalKey(Schema.String.annotate({ description: "Folder to search, relative to the working directory (default \".\")" })),
@@ -24,23 +24,11 @@ const SearchFilesInput = Schema.Struct({
   maxResults: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 10_000 })))
 })
 
-const workerUrl = new URL("./searchWorker.ts", import.meta.url)
-
-/** Runs the search in a worker; interruption (the call's timeout) terminates it, whatever it is doing. */
-const searchInWorker = (request: SearchRequest, relative: string) =>
-  Effect.callback<SearchResult, ToolFailure>((resume) => {
-    const worker = new Worker(workerUrl, { workerData: request })
-    worker.once("message", (message: { ok?: SearchResult; error?: { code?: string; message: string } }) => {
-      resume(message.ok !== undefined ? Effect.succeed(message.ok) : fsCall(relative, () => Promise.reject(Object.assign(new Error(message.error?.message), { code: message.error?.code }))))
-      void worker.terminate()
-    })
-    worker.once("error", (error) => resume(Effect.fail(new ToolFailure({ message: `search failed: ${error.message}` }))))
-    return Effect.promise(() => worker.terminate())
-  })
-
 export const searchFilesTool = Effect.gen(function*() {
   const sandbox = yield* Sandbox
   const config = yield* AppConfig
+  // as many warm workers as searches may run at once (the Router's bound on the "search" family)
+  const pool = yield* makeSearchPool(() => Math.min(config.current().tools.concurrency.search, availableParallelism()))
   return defineTool({
     name: "search_files",
     description:
@@ -60,7 +48,7 @@ export const searchFilesTool = Effect.gen(function*() {
           })
         }
         const { maxReadBytes, maxSearchResults } = config.current().tools
-        const { matches, truncated, skippedFiles } = yield* searchInWorker({
+        const reply = yield* pool.run({
           root: sandbox.root(),
           folder: folder.absolute,
           folderFd: folder.fd,
@@ -71,7 +59,10 @@ export const searchFilesTool = Effect.gen(function*() {
           limit: Math.min(input.maxResults ?? maxSearchResults, maxSearchResults),
           // the router's own state is never searched; the identities of its files matter only when contents are read
           exclusions: yield* Effect.promise(() => sandbox.state().exclusions(regex !== undefined))
-        }, folder.relative)
+        })
+        // a file system error that ended the search, named as the other file tools name theirs
+        if ("error" in reply) return yield* Effect.fail(fsFailure(folder.relative, Object.assign(new Error(reply.error.message), { code: reply.error.code })))
+        const { matches, truncated, skippedFiles } = reply.ok
         // names are printed escaped (a newline or a bidirectional control could forge a line); structuredContent keeps them exact
         const lines = matches.map((m) => (m.line === undefined ? printableName(m.path) : `${printableName(m.path)}:${m.line}: ${m.text}`))
         if (truncated) lines.push(`... stopped at ${matches.length} results`)
@@ -79,7 +70,7 @@ export const searchFilesTool = Effect.gen(function*() {
           content: [{ type: "text" as const, text: lines.length === 0 ? "No matches" : lines.join("\n") }],
           structuredContent: { path: folder.relative, matches, count: matches.length, truncated, skippedFiles }
         }
-        // the descriptor is closed when the worker has ended (its interruption waits for terminate)
+        // the descriptor is closed once the worker has answered, or has ended (an interruption waits for terminate)
       }).pipe(Effect.scoped)
   })
 })

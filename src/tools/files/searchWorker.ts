@@ -2,14 +2,18 @@
  * The search itself, in a worker thread: a caller's regular expression can backtrack for minutes, and
  * synchronous matching cannot be interrupted, but a worker can be terminated when the call times out.
  *
- * The search folder arrives open: the descriptor the Sandbox verified (worker threads share the process's
- * descriptors; the caller closes it after the worker has ended). Every folder below is opened from the one
- * above it through `/proc/self/fd/N/name` without following a symbolic link, every file likewise (O_PATH,
- * then reopened for reading only when fstat says it is a regular file), and each real path is checked inside
- * the working folder: a symbolic link swapped in at any point is never followed. The descriptors the worker
- * opens are closed as it goes, and by Node when it is terminated.
+ * The worker is long-lived (searchPool.ts keeps a few warm) and searches one request at a time. The search
+ * folder arrives open: the number of the descriptor the Sandbox verified, sent with each request (worker
+ * threads share the process's descriptors; the caller closes it once the worker has answered or has been
+ * terminated). Every folder below is opened from the one above it through `/proc/self/fd/N/name` without
+ * following a symbolic link, every file likewise (O_PATH, then reopened for reading only when fstat says it
+ * is a regular file), and each real path is checked inside the working folder: a symbolic link swapped in
+ * at any point is never followed. The descriptors the worker opens are closed as it goes (a search that
+ * fails or is cut short closes its own in `finally`), and by Node when it is terminated.
  */
+import { readlinkSync } from "node:fs"
 import * as fs from "node:fs/promises"
+import { getPriority, setPriority } from "node:os"
 import * as path from "node:path"
 import { parentPort, workerData } from "node:worker_threads"
 import type { Exclusions } from "../Sandbox.ts"
@@ -74,7 +78,14 @@ export const search = async (request: SearchRequest): Promise<SearchResult> => {
   /** Opens the entry `name` of the folder open as `dirFd` without following a link; its real path, if inside. */
   const openEntry = async (dirFd: number, name: string, flags: number) => {
     const fd = await fd_.open(fd_.procChild(dirFd, name), fd_.O_PATH | fd_.O_NOFOLLOW | flags)
-    const real = fd_.realPathOf(fd)
+    let real: string
+    try {
+      real = fd_.realPathOf(fd)
+    } catch (error) {
+      // this worker lives on: nothing it opened may outlive the search
+      fd_.close(fd)
+      throw error
+    }
     if (!isInside(request.root, real) || excludedPath(request.exclusions, real)) {
       fd_.close(fd)
       return undefined
@@ -150,10 +161,41 @@ export const search = async (request: SearchRequest): Promise<SearchResult> => {
   return { matches, truncated, skippedFiles }
 }
 
-if (parentPort !== null && workerData !== undefined) {
+/** What the pool posts to a worker: one search at a time, numbered. */
+export interface SearchMessage {
+  readonly id: number
+  readonly request: SearchRequest
+}
+
+/** What a worker answers: the result, or the file system error that ended the search. */
+export type SearchReply =
+  | { readonly id: number; readonly ok: SearchResult }
+  | { readonly id: number; readonly error: { readonly code?: string | undefined; readonly message: string } }
+
+/**
+ * Lowers this thread's scheduling priority (its niceness; Linux applies setpriority to one thread when given
+ * its id): a search is background work, and on a machine with few cores the main thread, which answers
+ * every request, must not wait for a time slice behind it. Not the lowest priority: a search still
+ * progresses beside a busy main thread (and tools.timeout bounds it).
+ */
+const lowerPriority = (by: number) => {
+  try {
+    // "/proc/thread-self" is a link to "<pid>/task/<tid>"
+    const tid = Number(path.basename(readlinkSync("/proc/thread-self")))
+    if (Number.isInteger(tid) && tid > 0) setPriority(tid, Math.min(19, getPriority(tid) + by))
+  } catch {
+    // not Linux, or not allowed: the search runs at the process's priority
+  }
+}
+
+// a long-lived worker of searchPool.ts: it searches what it is sent, one request after the other
+if (parentPort !== null && (workerData as { readonly searchWorker?: boolean } | undefined)?.searchWorker === true) {
   const port = parentPort
-  search(workerData as SearchRequest).then(
-    (result) => port.postMessage({ ok: result }),
-    (error: NodeJS.ErrnoException) => port.postMessage({ error: { code: error.code, message: error.message } })
-  )
+  lowerPriority(10)
+  port.on("message", ({ id, request }: SearchMessage) => {
+    search(request).then(
+      (result) => port.postMessage({ id, ok: result } satisfies SearchReply),
+      (error: NodeJS.ErrnoException) => port.postMessage({ id, error: { code: error.code, message: error.message } } satisfies SearchReply)
+    )
+  })
 }
