@@ -3,11 +3,14 @@
  * file at a time, in any order, nor with concurrent calls racing each other.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterEach, beforeEach } from "vitest"
+import { AppConfig } from "../../../src/config/AppConfig.ts"
+import { RouterCoreLayer } from "../../../src/main.ts"
 import { isGitDirectory } from "../../../src/tools/git/repository.ts"
+import { type SandboxHookPoint, SandboxHooks } from "../../../src/tools/Sandbox.ts"
 import { callTool, type Fixture, makeFixture, put, runWith, textOf } from "../fixtures.ts"
 import { git, repoWith } from "./gitRepo.ts"
 
@@ -99,4 +102,64 @@ describe("write_file and repository internals", () => {
       // app holds config: HEAD beside it would too
       yield* refused("app/HEAD", "would make app a git directory")
     })))
+})
+
+describe("write_file and repository internals: the folder checked is the folder written", () => {
+  /** The router with SandboxHooks calling `at` between the steps of the Sandbox's work. */
+  const withHooks = <A, E, R>(at: (point: SandboxHookPoint, detail: string) => void, effect: Effect.Effect<A, E, R>) =>
+    effect.pipe(Effect.provide(RouterCoreLayer.pipe(
+      Layer.provideMerge(AppConfig.layerFromInput({ tools: { workingDir: fx.root }, logging: { enableConsole: false } })),
+      Layer.provide(Layer.succeed(SandboxHooks, { at }))
+    )))
+
+  it.live("a folder moved into a repository's hooks and a link swapped in at its path, after the path was checked: refused, nothing written there", () =>
+    Effect.gen(function*() {
+      // evil is a bare repository whose hooks folder is missing; work/plugins an ordinary folder
+      git(fx.root, "init", "-q", "--bare", "evil")
+      const hooks = path.join(fx.root, "evil", "hooks")
+      fs.rmSync(hooks, { recursive: true, force: true })
+      put(fx.root, "work/plugins/readme.txt", "plugins")
+      const plugins = path.join(fx.root, "work", "plugins")
+      const script = "#!/bin/sh\ntouch /tmp/pwned\n"
+      // once the folder is opened (its path was checked before), it becomes evil/hooks and a link to it takes its place
+      let swapped = false
+      const at = (point: SandboxHookPoint) => {
+        if (point !== "opened" || swapped) return
+        swapped = true
+        fs.renameSync(plugins, hooks)
+        fs.symlinkSync(hooks, plugins)
+      }
+      for (const mode of ["create", "overwrite", "append"] as const) {
+        swapped = false
+        if (fs.existsSync(hooks)) {
+          fs.rmSync(plugins)
+          fs.renameSync(hooks, plugins)
+        }
+        const output = yield* withHooks(at, callTool("write_file", { path: "work/plugins/post-update", content: script, mode }))
+        assert.isTrue(swapped, mode)
+        assert.isTrue(output.isError, `${mode}: ${textOf(output)}`)
+        assert.include(textOf(output), "a git directory", mode)
+        assert.isFalse(fs.existsSync(path.join(hooks, "post-update")), `${mode}: a hook was written`)
+        assert.deepStrictEqual(fs.readdirSync(hooks), ["readme.txt"], mode)
+      }
+    }))
+
+  it.live("an existing file whose folder is swapped the same way: left as it was", () =>
+    Effect.gen(function*() {
+      git(fx.root, "init", "-q", "--bare", "evil")
+      const hooks = path.join(fx.root, "evil", "hooks")
+      fs.rmSync(hooks, { recursive: true, force: true })
+      put(fx.root, "work/plugins/post-update", "harmless")
+      const plugins = path.join(fx.root, "work", "plugins")
+      let swapped = false
+      const output = yield* withHooks((point) => {
+        if (point !== "opened" || swapped) return
+        swapped = true
+        fs.renameSync(plugins, hooks)
+        fs.symlinkSync(hooks, plugins)
+      }, callTool("write_file", { path: "work/plugins/post-update", content: "#!/bin/sh\ntouch /tmp/pwned\n" }))
+      assert.isTrue(swapped)
+      assert.isTrue(output.isError, textOf(output))
+      assert.strictEqual(fs.readFileSync(path.join(hooks, "post-update"), "utf8"), "harmless")
+    }))
 })
