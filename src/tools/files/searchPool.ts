@@ -113,7 +113,13 @@ export const makeSearchPool = (warm: () => number): Effect.Effect<SearchPool, ne
     const run = (request: SearchRequest) =>
       Effect.callback<SearchReply, ToolFailure>((resume) => {
         if (closed) return resume(Effect.fail(new ToolFailure({ message: "search failed: the router is shutting down" })))
-        const pooled = idle.pop() ?? start()
+        let pooled: Pooled
+        try {
+          pooled = idle.pop() ?? start()
+        } catch (error) {
+          // no thread could be made (the process's limits)
+          return resume(Effect.fail(new ToolFailure({ message: `search failed: ${(error as Error).message}` })))
+        }
         busy.add(pooled)
         pooled.worker.ref()
         const id = nextId++
