@@ -1,7 +1,9 @@
 /**
  * Main-thread cost of search_files: N sequential searches in-process through the Router over 100 small
  * files, each timed, with the event loop's delay (perf_hooks.monitorEventLoopDelay) during each one.
- * Run: `npx node test/tools/searchLag.bench.ts [N]`.
+ * Run: `npx node test/tools/searchLag.bench.ts [N]`; with WARM=1 a list_directory call first takes the
+ * router's own first-call cost out of the first search. The searches stop at tools.maxSearchResults (50):
+ * `line 1$` ends in the second file read, `line 9$` reads nearly all (names sort f0, f1, f10..f19, f2, ...).
  */
 import { Effect } from "effect"
 import { monitorEventLoopDelay } from "node:perf_hooks"
