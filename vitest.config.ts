@@ -1,6 +1,7 @@
 import { configDefaults, defineConfig } from "vitest/config"
 
-// the soak tests (test/**/*.soak.test.ts: minutes of load beside a race loop) run on their own:
+// the soak and load tests (test/**/*.soak.test.ts: a race loop beside thousands of calls, 400 searches
+// with a latency bound) run on their own, one file at a time:
 // `npm run test:soak` sets MCP_SOAK=1, and .ci/run runs it after the main tests
 const soak = process.env["MCP_SOAK"] === "1"
 
