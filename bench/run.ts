@@ -95,9 +95,9 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     process.exit(130)
   })
 }
-const perHttpScenario = 2 * warmupS + rounds * 2 * (durationS + 2) + 10
+const perHttpScenario = 2 * warmupS + rounds * 2 * (durationS + 0.5) + 5
 const estimateS = selected.reduce((total, id) =>
-  total + (id === "sessions" ? 20 + sessionCount / 250 : id === "ws-call" ? warmupS + rounds * (durationS + 2) + 10 : perHttpScenario), 0)
+  total + (id === "sessions" ? 10 + sessionCount / 400 : id === "ws-call" ? warmupS + rounds * (durationS + 0.5) + 5 : perHttpScenario), 0)
 const boundS = Math.ceil(estimateS * 3 + 120)
 const watchdog = setTimeout(() => {
   process.stderr.write(`\nbench: still running after ${boundS} s (estimate ${Math.round(estimateS)} s); stopping\n`)
@@ -167,7 +167,9 @@ const machine = () => {
     node: process.version,
     autocannon: version("autocannon"),
     sdk: version("@modelcontextprotocol/sdk"),
-    commit: git(["rev-parse", "--short", "HEAD"])
+    commit: git(["rev-parse", "--short", "HEAD"]),
+    /** Edits of the router's code not in that commit when the run began (the run measures the working tree). */
+    uncommitted: (git(["status", "--porcelain", "--untracked-files=no", "--", "src", "bin", "package.json"]) ?? "").split("\n").filter((line) => line !== "")
   }
 }
 
@@ -325,7 +327,7 @@ const runSessionsScenario = (setup: Setup) =>
 const main = async () => {
   const facts = machine()
   log(`bench: ${selected.join(", ")}; ${rounds} round(s) of ${durationS} s per server, ${connections} connections, warm-up ${warmupS} s, ${sessionCount} sessions; estimate ~${Math.round(estimateS / 60 * 10) / 10} min`)
-  log(`machine: ${facts.cores} cores (${facts.cpu}), ${facts.memoryGiB} GiB, ${facts.os}, Node ${facts.node}`)
+  log(`machine: ${facts.cores} cores (${facts.cpu}), ${facts.memoryGiB} GiB, ${facts.os}, Node ${facts.node}; commit ${facts.commit}${facts.uncommitted.length > 0 ? ` with ${facts.uncommitted.length} uncommitted change(s)` : ""}`)
   const setup = setUp()
   const begun = Date.now()
   const rows: Array<Row> = []
