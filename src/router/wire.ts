@@ -114,7 +114,8 @@ export const httpHeadersOfJsonRpcError = (error: JsonRpcErrorObject): Record<str
 export const toCallToolResult = (output: ToolOutput) => ({
   content: output.content,
   ...(output.structuredContent === undefined ? {} : { structuredContent: output.structuredContent }),
-  isError: output.isError === true
+  isError: output.isError === true,
+  ...(output._meta === undefined ? {} : { _meta: output._meta })
 })
 
 /** A tool as tools/list shows it. */
@@ -128,7 +129,9 @@ export const toToolListing = (tool: ToolDefinition) => ({
     ...tool.annotations,
     destructiveHint: tool.annotations.destructiveHint ?? false,
     idempotentHint: tool.annotations.idempotentHint ?? tool.annotations.readOnlyHint
-  }
+  },
+  // an upstream tool's own entry (title, annotations, outputSchema, icons, _meta) as its server listed it
+  ...tool.listing
 })
 
 /** The JSON body of every HTTP error the router sends. */

@@ -30,6 +30,8 @@ export interface ToolOutput {
   readonly structuredContent?: Record<string, unknown>
   /** The tool ran but its outcome is a failure the model should read (a non-zero exit, say). */
   readonly isError?: boolean
+  /** The result's `_meta`, passed on as it is (an upstream server's). */
+  readonly _meta?: Record<string, unknown>
 }
 
 /** A failure while a tool runs: reported to the caller as an `isError` result with this message. */
@@ -55,6 +57,11 @@ export interface ToolDefinition {
   readonly run: (input: unknown) => Effect.Effect<ToolOutput, ToolError>
   /** The family whose concurrency bound (tools.concurrency) the tool's calls share; none: unbounded (quick calls). */
   readonly family?: ToolFamily
+  /**
+   * More of the tools/list entry, merged over what the fields above make of it: an upstream tool's own
+   * `title`, `annotations`, `outputSchema`, `icons`, `_meta`, ... as its server listed them.
+   */
+  readonly listing?: Readonly<Record<string, unknown>>
 }
 
 /** Tool families with a bound on calls running at once: workers, processes, sockets, database and upstream connections. */
@@ -108,6 +115,8 @@ export const defineRawTool = (options: {
   readonly inputJsonSchema: Record<string, unknown>
   readonly annotations: ToolAnnotations
   readonly handler: (input: Record<string, unknown>) => Effect.Effect<ToolOutput, ToolError>
+  /** See ToolDefinition.listing. */
+  readonly listing?: Readonly<Record<string, unknown>>
 }): ToolDefinition => ({
   name: options.name,
   description: options.description,
@@ -115,7 +124,8 @@ export const defineRawTool = (options: {
   inputJsonSchema: options.inputJsonSchema,
   annotations: options.annotations,
   decode: Schema.decodeUnknownEffect(ArgumentsObject),
-  run: options.handler as ToolDefinition["run"]
+  run: options.handler as ToolDefinition["run"],
+  ...(options.listing === undefined ? {} : { listing: options.listing })
 })
 
 /** A plain-text result with the same data as structured JSON. */

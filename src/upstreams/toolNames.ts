@@ -2,6 +2,8 @@
  * Names the router gives upstream tools: `<prefix>__<tool>`. Many clients reject names over 64
  * characters or outside [A-Za-z0-9_-]; a name that would break those rules, or collide, is shortened
  * deterministically with a hash of the upstream and tool, so it stays the same across restarts.
+ * An unprefixed upstream (`"prefix": ""`) offers its tools under their own names: one whose name is
+ * taken is refused, never renamed.
  */
 import { createHash } from "node:crypto"
 
@@ -12,18 +14,35 @@ const hash = (text: string) => createHash("sha256").update(text).digest("hex").s
 
 const sanitize = (name: string) => name.replace(/[^A-Za-z0-9_.-]/g, "_")
 
+export interface ExposedNames {
+  /** Upstream tool name → exposed name. */
+  readonly names: ReadonlyMap<string, string>
+  /** Tools of an unprefixed upstream left out, with what already has their name. */
+  readonly refused: ReadonlyArray<{ readonly tool: string; readonly takenBy: string }>
+}
+
 /**
- * The exposed names of one upstream's tools, given the names already taken by other tools.
- * Returns upstream tool name → exposed name.
+ * The exposed names of one upstream's tools, given the names already taken by other tools (name →
+ * what has it, as a user reads it: `upstream "x"`, `a built-in tool`).
  */
 export const exposedNames = (
   upstream: string,
   prefix: string,
   tools: ReadonlyArray<string>,
-  taken: ReadonlySet<string>
-): ReadonlyMap<string, string> => {
+  taken: ReadonlyMap<string, string>
+): ExposedNames => {
   const names = new Map<string, string>()
-  const used = new Set(taken)
+  if (prefix === "") {
+    const refused: Array<{ readonly tool: string; readonly takenBy: string }> = []
+    for (const tool of tools) {
+      if (names.has(tool)) continue
+      const takenBy = taken.get(tool)
+      if (takenBy === undefined) names.set(tool, tool)
+      else refused.push({ tool, takenBy })
+    }
+    return { names, refused }
+  }
+  const used = new Set(taken.keys())
   for (const tool of [...tools].sort()) {
     const plain = `${prefix}${separator}${sanitize(tool)}`
     let exposed = plain
@@ -34,5 +53,5 @@ export const exposedNames = (
     used.add(exposed)
     names.set(tool, exposed)
   }
-  return names
+  return { names, refused: [] }
 }
