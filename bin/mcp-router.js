@@ -1,9 +1,66 @@
 #!/usr/bin/env node
-// Node 24 runs the TypeScript sources directly (type stripping), so there is no build step.
-const major = Number(process.versions.node.split(".")[0])
-if (major < 24) {
-  process.stderr.write(`mcp-router needs Node.js 24 or newer (this is ${process.version}); npm start and npx mcp-router use the project's own Node 24.\n`)
-  process.exit(1)
+// The mcp-router command. It runs the compiled router (dist/, made by `npm run build` and shipped in the
+// package) when it is there, else the TypeScript sources of a checkout (Node 24 strips their types).
+//
+// The router needs Node.js 24. Under an older Node (the system Node a desktop client or `npx` starts
+// this file with) it starts itself again with the Node 24 of the `node` npm package, which the package
+// installs with it (an optional dependency), passing its arguments, standard streams and exit status on.
+// This file therefore keeps to syntax that old Node versions run.
+import { spawn } from "node:child_process"
+import { existsSync } from "node:fs"
+import { createRequire } from "node:module"
+import * as path from "node:path"
+import { fileURLToPath, pathToFileURL } from "node:url"
+
+const self = fileURLToPath(import.meta.url)
+const packageRoot = path.resolve(path.dirname(self), "..")
+const needed = 24
+const major = (version) => Number(version.split(".")[0])
+
+/** The Node binary of the `node` npm package beside this one, when it is installed. */
+const bundledNode = () => {
+  try {
+    const manifest = createRequire(self).resolve("node/package.json")
+    const binary = path.join(path.dirname(manifest), "bin", process.platform === "win32" ? "node.exe" : "node")
+    return existsSync(binary) ? binary : undefined
+  } catch {
+    return undefined
+  }
 }
-const { main } = await import("../src/main.ts")
-main()
+
+if (major(process.versions.node) < needed) {
+  const node = process.env.MCP_ROUTER_REEXEC === "1" ? undefined : bundledNode()
+  if (node === undefined) {
+    process.stderr.write(
+      `mcp-router needs Node.js ${needed} or newer (this is ${process.version}), and the node package it installs ` +
+        `with (Node.js ${needed}) was not found: reinstall mcp-router-pro without --omit=optional, or run it with Node.js ${needed}.\n`
+    )
+    process.exit(1)
+  }
+  const child = spawn(node, [self, ...process.argv.slice(2)], {
+    stdio: "inherit",
+    env: { ...process.env, MCP_ROUTER_REEXEC: "1" }
+  })
+  // the router shuts down gracefully on these; this process only waits for it
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+    process.on(signal, () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+    })
+  }
+  child.on("error", (error) => {
+    process.stderr.write(`mcp-router: cannot start ${node}: ${error.message}\n`)
+    process.exit(1)
+  })
+  child.on("exit", (code, signal) => {
+    if (signal !== null) {
+      process.removeAllListeners(signal)
+      process.kill(process.pid, signal)
+    }
+    process.exit(code ?? 1)
+  })
+} else {
+  const compiled = path.join(packageRoot, "dist", "main.js")
+  const entry = existsSync(compiled) ? compiled : path.join(packageRoot, "src", "main.ts")
+  const { main } = await import(pathToFileURL(entry).href)
+  main()
+}

@@ -5,7 +5,9 @@
  */
 import { Effect, Schema, SchemaIssue } from "effect"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
+import { fileURLToPath } from "node:url"
 import { ConfigError } from "./ConfigError.ts"
 import { RouterConfig, type RouterConfigInput } from "./schema.ts"
 
@@ -178,6 +180,40 @@ export interface LoadOptions {
   readonly cwd: string
   /** A file named on the command line; otherwise MCP_CONFIG, else config/mcp-router.json when present. */
   readonly file?: string | undefined
+  /**
+   * Whether the router runs as an installed package (from a node_modules folder: `npx`, a global or a
+   * project install) rather than from a checkout; found from this module's location when not given.
+   */
+  readonly installed?: boolean | undefined
+}
+
+/** True when this module was loaded from inside a node_modules folder: an installed package. */
+export const runsInstalled = (moduleFile: string = fileURLToPath(import.meta.url)): boolean =>
+  moduleFile.split(/[\\/]/).includes("node_modules")
+
+/**
+ * The per-user folder an installed router keeps its state in when the configuration names none:
+ * `$XDG_DATA_HOME/mcp-router-pro` (else `~/.local/share/mcp-router-pro`) on Linux,
+ * `~/Library/Application Support/mcp-router-pro` on macOS, `%LOCALAPPDATA%\mcp-router-pro` on Windows.
+ */
+export const userDataFolder = (env: Env, platform: NodeJS.Platform = process.platform, home: string = os.homedir()): string => {
+  const absolute = (value: string | undefined) => (value !== undefined && path.isAbsolute(value) ? value : undefined)
+  if (platform === "win32") return path.join(absolute(env["LOCALAPPDATA"]) ?? path.join(home, "AppData", "Local"), "mcp-router-pro")
+  if (platform === "darwin") return path.join(home, "Library", "Application Support", "mcp-router-pro")
+  return path.join(absolute(env["XDG_DATA_HOME"]) ?? path.join(home, ".local", "share"), "mcp-router-pro")
+}
+
+/**
+ * The folders an installed router defaults to, in its per-user folder: the launch folder of a desktop
+ * client or `npx` is never written to. A checkout keeps the Schema's defaults, relative to its cwd.
+ */
+const installedDefaults = (env: Env): ReadonlyArray<readonly [string, string]> => {
+  const base = userDataFolder(env)
+  return [
+    ["storage.dataDir", path.join(base, "data")],
+    ["tools.workingDir", path.join(base, "workspace")],
+    ["logging.logDir", path.join(base, "logs")]
+  ]
 }
 
 /** A validated configuration and the files it was read from. */
@@ -212,6 +248,11 @@ export const loadConfigWithFiles = (options: LoadOptions) =>
       if (variable.kind === "file") files.push(path.resolve(options.cwd, raw.trim()))
       setPath(merged, variable.path, parsed.value)
       origins.set(variable.path, variable.name)
+    }
+    if (options.installed ?? runsInstalled()) {
+      for (const [dotted, folder] of installedDefaults(options.env)) {
+        if (valueAt(merged, dotted.split(".")) === undefined) setPath(merged, dotted, folder)
+      }
     }
     const shownFile = file.startsWith(options.cwd + path.sep) ? path.relative(options.cwd, file) : file
     const source = fs.existsSync(file) ? `${shownFile} and environment` : "defaults and environment"

@@ -19,7 +19,8 @@ import { Worker } from "node:worker_threads"
 import { ToolFailure } from "../ToolDefinition.ts"
 import type { SearchMessage, SearchReply, SearchRequest } from "./searchWorker.ts"
 
-const workerUrl = new URL("./searchWorker.ts", import.meta.url)
+// the worker beside this module: searchWorker.ts run from src/, searchWorker.js from the compiled dist/
+const workerUrl = new URL(`./searchWorker${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url)
 
 interface Pooled {
   readonly worker: Worker

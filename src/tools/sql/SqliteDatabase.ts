@@ -12,7 +12,8 @@ import { ToolFailure } from "../ToolDefinition.ts"
 import type { DatabaseSettings, QueryRequest, QueryResult, SqlDatabase } from "./SqlDatabase.ts"
 import type { WorkerReply, WorkerRequest } from "./sqliteWorker.ts"
 
-const workerPath = fileURLToPath(new URL("./sqliteWorker.ts", import.meta.url))
+// the worker beside this module: sqliteWorker.ts run from src/, sqliteWorker.js from the compiled dist/
+const workerPath = fileURLToPath(new URL(`./sqliteWorker${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url))
 /** Starting Node and opening the file; not part of a statement's timeout. */
 const startTimeout = Duration.seconds(10)
 /** How long a worker may take to close its database before it is killed. */
