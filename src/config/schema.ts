@@ -294,7 +294,10 @@ export const UpstreamConfig = Schema.Struct({
   name: described(Name.check(Schema.isPattern(/^[A-Za-z0-9_-]{1,32}$/u)), "Unique name: letters, digits, _ and -, at most 32"),
   transport: Schema.Union([StdioTransport, HttpTransport]),
   enabled: withDefault(Schema.Boolean, true),
-  prefix: Schema.optionalKey(described(Name.check(Schema.isPattern(/^[A-Za-z0-9_-]{1,40}$/u)), "Tool name prefix (default: name)")),
+  prefix: Schema.optionalKey(described(
+    Schema.String.check(Schema.isPattern(/^[A-Za-z0-9_-]{0,40}$/u)),
+    "Prefix of the names of its tools and prompts (default: name); \"\" offers tools, prompts, resources and templates under their own names and URIs"
+  )),
   include: Schema.optionalKey(described(ToolGlobs, "Only tools matching one of these globs")),
   exclude: withDefault(described(ToolGlobs, "Tools matching one of these globs are left out"), []),
   timeoutMs: withDefault(described(Millis, "Longest a call to this upstream may take"), 30_000),

@@ -7,8 +7,7 @@
  * upstream, and configuration changes (upstreams added, removed, changed, enabled, disabled) are
  * applied as they come.
  */
-import { Cause, Context, Duration, Effect, Exit, Fiber, Layer, Metric, Option, PubSub, Schema, Scope, Semaphore, Stream } from "effect"
-import { McpSchema } from "effect/ai"
+import { Cause, Context, Duration, Effect, Exit, Fiber, Layer, Metric, Option, PubSub, Scope, Semaphore, Stream } from "effect"
 import { AppConfig } from "../config/AppConfig.ts"
 import type { UpstreamConfig } from "../config/schema.ts"
 import { upstreamUp } from "../observability/instruments.ts"
@@ -40,22 +39,6 @@ export interface UpstreamStatus {
   readonly latencyMs: number | null
   readonly connectedAt: string | null
   readonly reconnectAttempts: number
-}
-
-/** An upstream resource or prompt in the form effect's McpServer takes (for src/mcp/McpUpstreamCatalog.ts until it reads `surface`). */
-export interface LegacyCatalogEntry<A> {
-  readonly upstream: string
-  readonly exposed: A
-  readonly original: A
-  readonly client: {
-    readonly readResource: (params: { readonly uri: string }) => Effect.Effect<McpSchema.ReadResourceResult, UpstreamRequestFailed>
-    readonly getPrompt: (params: { readonly prompt: McpSchema.Prompt; readonly arguments: Record<string, string> }) => Effect.Effect<McpSchema.GetPromptResult, UpstreamRequestFailed>
-  }
-}
-
-export interface LegacyCatalog {
-  readonly resources: ReadonlyArray<LegacyCatalogEntry<McpSchema.Resource>>
-  readonly prompts: ReadonlyArray<LegacyCatalogEntry<McpSchema.Prompt>>
 }
 
 const maxBackoff = Duration.seconds(30)
@@ -97,21 +80,12 @@ interface ToolScope {
   readonly key: string
 }
 
-const decodeResource = Schema.decodeUnknownOption(McpSchema.Resource)
-const decodePrompt = Schema.decodeUnknownOption(McpSchema.Prompt)
-const decodeReadResult = Schema.decodeUnknownEffect(McpSchema.ReadResourceResult)
-const decodePromptResult = Schema.decodeUnknownEffect(McpSchema.GetPromptResult)
-
 export class Upstreams extends Context.Service<Upstreams, {
   readonly statuses: () => ReadonlyArray<UpstreamStatus>
   /** Required upstreams that are down: the reasons the router is not ready. */
   readonly unready: () => ReadonlyArray<string>
   /** Resources, templates and prompts of the upstreams, the requests that go to them, and their events. */
   readonly surface: UpstreamSurface
-  /** @deprecated for src/mcp/McpUpstreamCatalog.ts until the engine reads `surface`: resources and prompts as effect's McpServer takes them. */
-  readonly catalog: () => LegacyCatalog
-  /** @deprecated see `catalog`: signals each change of resources or prompts. */
-  readonly catalogChanges: Stream.Stream<void>
 }>()("mcp-router/upstreams/Upstreams") {
   static readonly layer = Layer.effect(
     Upstreams,
@@ -492,51 +466,13 @@ export class Upstreams extends Context.Service<Upstreams, {
         events: Stream.fromPubSub(events)
       }
 
-      const legacyCatalog = (): LegacyCatalog => ({
-        resources: offering.resources.flatMap((r) => {
-          const exposed = decodeResource(r.exposed)
-          const original = decodeResource(r.original)
-          if (Option.isNone(exposed) || Option.isNone(original)) return []
-          const uri = exposed.value.uri
-          return [{
-            upstream: r.upstream,
-            exposed: exposed.value,
-            // the URI the engine asks with is the exposed one, answered with exposed URIs
-            original: new McpSchema.Resource({ ...original.value, uri }),
-            client: {
-              readResource: () => readResource({ uri }).pipe(Effect.flatMap((result) => decodeReadResult(result).pipe(Effect.orDie))),
-              getPrompt: () => Effect.die(new Error("not a prompt"))
-            }
-          }]
-        }),
-        prompts: offering.prompts.flatMap((p) => {
-          const exposed = decodePrompt(p.exposed)
-          if (Option.isNone(exposed)) return []
-          return [{
-            upstream: p.upstream,
-            exposed: exposed.value,
-            original: exposed.value,
-            client: {
-              readResource: () => Effect.die(new Error("not a resource")),
-              getPrompt: (params) =>
-                getPrompt({ name: exposed.value.name, arguments: params.arguments }).pipe(Effect.flatMap((result) => decodePromptResult(result).pipe(Effect.orDie)))
-            }
-          }]
-        })
-      })
-
       return Upstreams.of({
         statuses: () => Array.from(statuses.values()),
         unready: () =>
           Array.from(statuses.values())
             .filter((s) => s.required && s.state !== "up")
             .map((s) => `required upstream ${s.name} is ${s.state}${s.lastError ? `: ${s.lastError}` : ""}`),
-        surface,
-        catalog: legacyCatalog,
-        catalogChanges: Stream.fromPubSub(events).pipe(
-          Stream.filter((event) => event._tag === "ResourcesChanged" || event._tag === "PromptsChanged"),
-          Stream.as(undefined)
-        )
+        surface
       })
     })
   )
