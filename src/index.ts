@@ -19,7 +19,9 @@ export {
   stdioLayer,
   storageLayer
 } from "./main.ts"
-export { McpToolsLayer } from "./mcp/McpTools.ts"
+export { CallContext, type ClientChannel, ClientRequestFailed } from "./mcp/CallContext.ts"
+export { McpEngine } from "./mcp/McpEngine.ts"
+export { McpSessions } from "./mcp/McpSessions.ts"
 export { type StatsSnapshot, ToolStats } from "./observability/ToolStats.ts"
 export { type Caller, localCaller, type Transport } from "./router/Caller.ts"
 export { CurrentCaller } from "./router/CurrentCaller.ts"

@@ -4,15 +4,14 @@
  */
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Cause, Effect, Exit, Layer, Metric } from "effect"
-import { McpServer } from "effect/ai"
 import { CliError, Command } from "effect/cli"
 import { HttpServerError } from "effect/http"
 import { makeCli } from "./cli/commands.ts"
 import { AppConfig } from "./config/AppConfig.ts"
 import { HttpServerLayer } from "./http/HttpApp.ts"
 import { makeLoggingLayer } from "./logging/Logging.ts"
-import { McpToolsLayer } from "./mcp/McpTools.ts"
-import { mcpProtocols, serverInstructions } from "./mcp/protocols.ts"
+import { McpEngine } from "./mcp/McpEngine.ts"
+import { serveStdio } from "./mcp/stdioServer.ts"
 import { Events } from "./observability/Events.ts"
 import { Alerts } from "./observability/Alerts.ts"
 import { Metrics } from "./observability/Metrics.ts"
@@ -40,7 +39,7 @@ import { Sandbox } from "./tools/Sandbox.ts"
 import { SqlToolsLayer } from "./tools/sql/SqlTools.ts"
 import { ToolRegistry } from "./tools/ToolRegistry.ts"
 import { WebToolsLayer } from "./tools/web/WebTools.ts"
-import { serverName, version } from "./version.ts"
+import { version } from "./version.ts"
 
 /** Every built-in tool family. */
 export const BuiltInToolsLayer = Layer.mergeAll(FileToolsLayer, ProcessToolsLayer, DockerToolsLayer, WebToolsLayer, SqlToolsLayer)
@@ -81,15 +80,13 @@ export const serverLayer = <E, E2 = never>(config: Layer.Layer<AppConfig, E>, ex
     Layer.provide(config)
   )
 
-/** MCP over stdin/stdout; logs go to stderr so they never mix with the protocol. */
+/**
+ * MCP over stdin/stdout; logs go to stderr so they never mix with the protocol. Building the Layer
+ * serves until stdin ends.
+ */
 export const stdioLayer = <E, E2 = never>(config: Layer.Layer<AppConfig, E>, extraTools?: ExtraTools<E2>) =>
-  McpServer.layerStdio({
-    name: serverName,
-    version,
-    instructions: serverInstructions,
-    protocols: mcpProtocols,
-    registrations: McpToolsLayer("stdio")
-  }).pipe(
+  Layer.effectDiscard(serveStdio()).pipe(
+    Layer.provide(McpEngine.layer),
     Layer.provide(Upstreams.layer),
     Layer.provide(routerCoreLayer(extraTools)),
     // stdio calls are audited like every other entry point's

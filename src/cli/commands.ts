@@ -25,8 +25,9 @@ export const makeCli = (launch: Launchers) => {
       Command.withDescription("Run the HTTP server: MCP at /mcp, JSON-RPC at /api/mcp/jsonrpc, /health, /api/tools, /logs")
     )
 
+  // building the stdio Layer serves until stdin ends; then everything is released and the process exits
   const stdio = Command.make("stdio", { config: configFlag }, ({ config }) =>
-    Layer.launch(launch.stdio(Option.getOrUndefined(config)))).pipe(
+    Effect.scoped(Layer.build(launch.stdio(Option.getOrUndefined(config))))).pipe(
       Command.withDescription("Serve the same tools over stdio, for desktop clients that launch MCP servers")
     )
 

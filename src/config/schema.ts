@@ -271,7 +271,12 @@ export const McpConfig = Schema.Struct({
   sessionIdleTimeout: withDefault(
     described(Millis, "A session not used for this long, in ms, is ended; its next request gets 404 and the client starts a new one"),
     30 * 60_000
-  )
+  ),
+  replayEvents: withDefault(
+    described(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 10_000 })), "Events each session keeps so a client that lost a stream resumes it with Last-Event-ID; 0 keeps none"),
+    64
+  ),
+  replayBytes: withDefault(described(Bytes, "Bytes of kept events of all sessions together; the oldest go first"), 32 * 1024 * 1024)
 })
 
 const StdioTransport = Schema.Struct({

@@ -54,7 +54,7 @@ const hasBody = (headers: Readonly<Record<string, string | undefined>>) =>
 
 export class AccessGuard extends Context.Service<AccessGuard, {
   /** A route whose handler runs only for callers its access admits; it is added to the route table. */
-  readonly route: <E, R>(method: Method, path: `/${string}` | "*", access: Access, handler: Handler<E, R>) => HttpRouter.Route<never, Exclude<R, CurrentCaller>>
+  readonly route: <E, R>(method: Method, path: `/${string}` | "*", access: Access, handler: Guarded<E, R>) => HttpRouter.Route<never, Exclude<R, CurrentCaller>>
   /** Guards the routes a Layer registers itself (effect's MCP transport), declared here as `method path`. */
   readonly middleware: (method: Method, path: string, access: Access) => <E, R>(handler: Guarded<E, R>) => Handler<never, Exclude<R, CurrentCaller>>
   /** Every route declared so far, with its access in words. */

@@ -1,19 +1,17 @@
 /** The HTTP server: system routes, JSON-RPC, MCP Streamable HTTP at /mcp, and JSON for everything else. */
 import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
-import { McpServer } from "effect/ai"
 import type { Types } from "effect"
 import { HttpRouter, HttpServer, HttpServerRequest, type HttpServerResponse } from "effect/http"
 import { createServer } from "node:http"
 import { AppConfig } from "../config/AppConfig.ts"
-import { McpToolsLayer } from "../mcp/McpTools.ts"
-import { mcpProtocols, serverInstructions } from "../mcp/protocols.ts"
-import { serverName, version } from "../version.ts"
+import { McpEngine } from "../mcp/McpEngine.ts"
+import { makeStreamableHttp } from "../mcp/streamableHttp.ts"
+import { version } from "../version.ts"
 import { AdminRoutes } from "./adminRoutes.ts"
 import { type Access, jsonRpcAccess, keyAccess, mcpAccess, readAccess } from "./access.ts"
 import { AccessGuard } from "./AccessGuard.ts"
 import { McpSessions } from "../mcp/McpSessions.ts"
-import { InternalRequest } from "../router/CurrentCaller.ts"
 import type { EdgeError } from "../security/SecurityErrors.ts"
 import { EdgeMetrics } from "./edge.ts"
 import { JsonRpcRoute } from "./jsonRpcRoute.ts"
@@ -36,40 +34,10 @@ function guardedBy(method: "*" | "POST", path: string, access: Access, inner: (h
 }
 type Unhandled = Effect.Effect<HttpServerResponse.HttpServerResponse, Types.unhandled>
 
-/** /mcp: the key's access, then its sessions (McpSessions). */
-const McpGuard = Layer.unwrap(McpSessions.use((sessions) =>
-  Effect.succeed(guardedBy("*", "/mcp", mcpAccess, (handler) => sessions.serve(handler) as Effect.Effect<HttpServerResponse.HttpServerResponse | EdgeError, Types.unhandled>))
-))
-
-const McpRoute = Layer.unwrap(
-  AppConfig.use((config) => Effect.succeed(
-    McpServer.layerHttp({
-      name: serverName,
-      version,
-      instructions: serverInstructions,
-      path: "/mcp",
-      protocols: mcpProtocols,
-      allowedOrigins: config.current().security.allowedOrigins,
-      allowSessionTermination: true,
-      registrations: McpToolsLayer("mcp")
-    })))
-).pipe(Layer.provide(McpGuard))
-
-/** Lets McpSessions end a session through the app itself, as an internal request that passes no guard. */
-const SessionDispatcher = HttpRouter.middleware(Effect.gen(function*() {
-  const sessions = yield* McpSessions
-  return (handle: Unhandled) => {
-    sessions.setDispatcher((request, caller) =>
-      handle.pipe(
-        Effect.provideService(HttpServerRequest.HttpServerRequest, request),
-        Effect.provideService(InternalRequest, caller),
-        Effect.scoped,
-        Effect.ignoreCause
-      )
-    )
-    return handle
-  }
-}), { global: true })
+/** MCP Streamable HTTP, served by the protocol engine. */
+const McpRoute = HttpRouter.use((router) =>
+  AccessGuard.use((guard) => Effect.flatMap(makeStreamableHttp, (handler) => router.addAll([guard.route("*", "/mcp", mcpAccess, handler)])))
+)
 
 /** The route table, as declared by the routes themselves. */
 const RouteTableRoute = HttpRouter.use((router) =>
@@ -99,9 +67,8 @@ export const HttpRoutes = Layer.mergeAll(
   WsRoute.pipe(Layer.provide(WsHub.layer)),
   UpstreamRoutes,
   NotFoundRoute,
-  EdgeMetrics,
-  SessionDispatcher
-).pipe(Layer.provide(Layer.mergeAll(AccessGuard.layer, McpSessions.layer)))
+  EdgeMetrics
+).pipe(Layer.provide(Layer.mergeAll(AccessGuard.layer, McpSessions.layer)), Layer.provide(McpEngine.layer))
 
 const loopbackHosts = new Set(["127.0.0.1", "::1", "localhost"])
 

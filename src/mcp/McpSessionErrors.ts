@@ -1,4 +1,4 @@
-/** Why /mcp refused a request before effect's MCP transport saw it; wire.ts maps each to HTTP and JSON-RPC. */
+/** Why /mcp refused a request before the protocol engine saw it; wire.ts maps each to HTTP and JSON-RPC. */
 import { Schema } from "effect"
 
 export class SessionNotFound extends Schema.TaggedError<SessionNotFound>()("SessionNotFound", {}) {
@@ -36,4 +36,14 @@ export class BatchTooLarge extends Schema.TaggedError<BatchTooLarge>()("BatchToo
   }
 }
 
-export type McpEdgeError = SessionNotFound | SessionLimit | UnsupportedProtocolVersion | BatchTooLarge
+/** The request does not fit Streamable HTTP: wrong method, media type, Accept, or a second GET stream. */
+export class TransportRefused extends Schema.TaggedError<TransportRefused>()("TransportRefused", {
+  status: Schema.Literals([400, 405, 406, 409, 415]),
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return this.reason
+  }
+}
+
+export type McpEdgeError = SessionNotFound | SessionLimit | UnsupportedProtocolVersion | BatchTooLarge | TransportRefused

@@ -2,7 +2,6 @@
  * The one place where errors and results become wire formats: JSON-RPC codes, HTTP statuses and MCP
  * errors. Entry points call these and never pick a code themselves.
  */
-import { McpSchema } from "effect/ai"
 import type { ToolDefinition, ToolOutput } from "../tools/ToolDefinition.ts"
 import type { EdgeError, RateLimited } from "../security/SecurityErrors.ts"
 import type { AuditUnavailable } from "../security/AuditLog.ts"
@@ -14,6 +13,8 @@ export const JsonRpcCode = {
   MethodNotFound: -32601,
   InvalidParams: -32602,
   InternalError: -32603,
+  /** A request the client cancelled with notifications/cancelled. */
+  RequestCancelled: -32800,
   // implementation-defined codes of the router
   Unauthenticated: -32001,
   Forbidden: -32003,
@@ -82,22 +83,16 @@ const auditUnavailableData = (error: AuditUnavailable) => ({ reason: error.reaso
 const rateLimitData = (error: RateLimited) => ({ retryAfterSeconds: error.retryAfterSeconds, limit: error.limit, window: error.window })
 
 /**
- * The MCP error of a failed tools/call. A rate limit is its own JSON-RPC error (-32029 with
- * `data: { retryAfterSeconds, limit, window }`): effect's McpServer sends a registration's own failures
- * as -32602, so McpTools' middleware re-raises this one, and a middleware failure goes out as it is.
- * A call refused for its audit entry, or because its tool family is busy, is a tool execution error: effect's McpServer answers it with an
- * `isError` result carrying the message (2025-11-25 and later; -32603 with the message before).
+ * How a failed tools/call is answered over MCP. A rate limit is always its own JSON-RPC error (-32029
+ * with `data: { retryAfterSeconds, limit, window }`), as is an unknown tool. From 2025-11-25 on, bad
+ * arguments, a tool the key may not call, a busy tool family and an unwritable audit entry are tool execution
+ * errors: an `isError` result the model can read and act on (the specification's choice for input
+ * validation); before that they are JSON-RPC errors as on /api/mcp/jsonrpc.
  */
-export const routerErrorToMcp = (error: RouterError): McpSchema.InvalidParams | McpSchema.InternalError | McpSchema.McpErrorBase =>
-  error._tag === "RateLimited"
-    ? new McpSchema.McpErrorBase({ code: JsonRpcCode.RateLimited, message: error.message, data: rateLimitData(error) })
-    : error._tag === "AuditUnavailable" || error._tag === "ToolBusy"
-    ? new McpSchema.InternalError({ message: error.message })
-    : new McpSchema.InvalidParams({ message: error.message })
-
-/** Whether an MCP error is the rate-limit error `routerErrorToMcp` makes. */
-export const isMcpRateLimited = (error: unknown): error is McpSchema.McpErrorBase =>
-  error instanceof McpSchema.McpErrorBase && error.code === JsonRpcCode.RateLimited
+export const routerErrorToMcpCall = (error: RouterError, executionErrors: boolean): { readonly error: JsonRpcErrorObject } | { readonly result: unknown } =>
+  executionErrors && (error._tag === "InvalidArguments" || error._tag === "PermissionDenied" || error._tag === "ToolBusy" || error._tag === "AuditUnavailable")
+    ? { result: { content: [{ type: "text", text: error.message }], isError: true } }
+    : { error: routerErrorToJsonRpc(error) }
 
 /** Headers of an HTTP response that carries a single JSON-RPC error: on -32029 those of a 429 at the edge, on -32050 a Retry-After. */
 export const httpHeadersOfJsonRpcError = (error: JsonRpcErrorObject): Record<string, string> => {
@@ -168,6 +163,13 @@ export const edgeErrorWire = (error: EdgeError): {
     case "UnsupportedProtocolVersion":
     case "BatchTooLarge":
       return { status: 400, jsonRpcCode: JsonRpcCode.InvalidRequest, code: "invalid_request", headers: {} }
+    case "TransportRefused":
+      return {
+        status: error.status,
+        jsonRpcCode: JsonRpcCode.InvalidRequest,
+        code: "invalid_request",
+        headers: error.status === 405 ? { allow: "GET, POST, DELETE" } : {}
+      }
     case "RateLimited":
       return {
         status: 429,

@@ -153,10 +153,10 @@ describe("malformed requests", () => {
   })
 
   it("unknown method → 404, -32601 naming it", async () => {
-    const reply = await rpc({ jsonrpc: "2.0", id: "m", method: "resources/list" })
+    const reply = await rpc({ jsonrpc: "2.0", id: "m", method: "sampling/createMessage" })
     expect(reply.status).toBe(404)
     expect(reply.json).toMatchObject({ jsonrpc: "2.0", id: "m", error: { code: -32601 } })
-    expect(reply.json.error.message).toContain("\"resources/list\"")
+    expect(reply.json.error.message).toContain("\"sampling/createMessage\"")
   })
 
   it("tools/call without name → 400, -32602 naming name", async () => {

@@ -179,12 +179,13 @@ describe("raw Streamable HTTP", () => {
     const reply = await post({ jsonrpc: "2.0", id: 9, method: "tools/list" })
     expect(reply.status).toBe(400)
     expect(mcpMessages(reply)[0]).toMatchObject({ id: 9, error: { code: -32600 } })
-    expect(mcpMessages(reply)[0].error.message).toContain("MCP-Session-Id")
+    expect(mcpMessages(reply)[0].error.message).toContain("Mcp-Session-Id")
   })
 
-  it("GET /mcp without a session is refused with 405, and the server keeps serving", async () => {
+  it("GET /mcp without a session is refused with 400 naming the header, and the server keeps serving", async () => {
     const reply = await http(`${server.url}/mcp`, { headers: { accept: "text/event-stream" } })
-    expect(reply.status).toBe(405)
+    expect(reply.status).toBe(400)
+    expect(reply.json.error.message).toContain("Mcp-Session-Id")
     expect((await http(`${server.url}/health`)).status).toBe(200)
   })
 })
