@@ -159,11 +159,13 @@ export const makeStreamableHttp = Effect.gen(function*() {
       return HttpServerResponse.empty({ status: 204 })
     })
 
-  return Effect.gen(function*(): Generator<any, HttpServerResponse.HttpServerResponse | McpEdgeError, any> {
+  return Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const caller = yield* CurrentCaller
     const version = request.headers["mcp-protocol-version"]
-    if (version !== undefined && !supportedVersions.includes(version)) return new UnsupportedProtocolVersion({ version, supported: supportedVersions })
+    if (version !== undefined && !supportedVersions.includes(version)) {
+      return new UnsupportedProtocolVersion({ version, supported: supportedVersions }) as HttpServerResponse.HttpServerResponse | McpEdgeError
+    }
     switch (request.method) {
       case "POST":
         return yield* post(request, caller, version)
