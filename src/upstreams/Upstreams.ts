@@ -241,6 +241,10 @@ export class Upstreams extends Context.Service<Upstreams, {
               toolProblems.delete(upstream.name)
               reportedProblems.delete(upstream.name)
               emit({ _tag: "ToolsChanged" })
+              // names it had may be free now for an unprefixed upstream that was refused them
+              for (const other of live.values()) {
+                if ((toolProblems.get(other.config.name) ?? []).length > 0) other.connection.remind("tools")
+              }
               yield* rebuildOffering
             })
           )

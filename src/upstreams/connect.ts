@@ -87,6 +87,8 @@ export interface UpstreamConnection {
   readonly signals: Effect.Effect<ReadonlySet<UpstreamSignal>>
   /** Why the connection ended, once `closed` was signalled. */
   readonly closedReason: () => string
+  /** Signals something on the upstream's behalf (tools to be named again when names it was refused were freed). */
+  readonly remind: (what: UpstreamSignal) => void
 }
 
 export interface ConnectHooks {
@@ -255,7 +257,8 @@ export const connect = (upstream: UpstreamConfig, workingDir: string, hooks: Con
           return taken
         })
       ),
-      closedReason
+      closedReason,
+      remind: signal
     }
     return connection
   })
