@@ -9,6 +9,7 @@
  */
 import { Cause, Context, Duration, Effect, Exit, Fiber, Layer, Metric, Option, PubSub, Scope, Semaphore, Stream } from "effect"
 import { AppConfig } from "../config/AppConfig.ts"
+import { CallContext } from "../mcp/CallContext.ts"
 import type { UpstreamConfig } from "../config/schema.ts"
 import { upstreamUp } from "../observability/instruments.ts"
 import { ToolRegistry } from "../tools/ToolRegistry.ts"
@@ -190,7 +191,10 @@ export class Upstreams extends Context.Service<Upstreams, {
               ? Effect.succeed<ReadonlyArray<Json>>([])
               : listAll(connection, method, key, field, listTimeout(upstream)).pipe(
                 Effect.catch((error) =>
-                  Effect.logWarning(`Upstream ${upstream.name}: ${method} failed, its previous list is kept: ${error.message}`).pipe(Effect.as(previous))
+                  // a server of an MCP version without templates has none
+                  error._tag === "UpstreamRequestError" && error.kind === "answered" && error.code === -32601
+                    ? Effect.succeed<ReadonlyArray<Json>>([])
+                    : Effect.logWarning(`Upstream ${upstream.name}: ${method} failed, its previous list is kept: ${error.message}`).pipe(Effect.as(previous))
                 )
               )
           const [resources, resourceTemplates] = which.resources
@@ -266,12 +270,16 @@ export class Upstreams extends Context.Service<Upstreams, {
               // Lists the upstream does not say it announces changes of are read again too.
               lastCheck = performance.now()
               tools = yield* publishTools(upstream, connection, tools)
+              yield* reportProblems(upstream.name)
               const resources = capabilities.resources !== undefined && capabilities.resources.listChanged !== true
               const prompts = capabilities.prompts !== undefined && capabilities.prompts.listChanged !== true
               if (resources || prompts) yield* refreshLists(entry, { resources, prompts })
               continue
             }
-            if (signals.value.has("tools")) tools = yield* publishTools(upstream, connection, tools)
+            if (signals.value.has("tools")) {
+              tools = yield* publishTools(upstream, connection, tools)
+              yield* reportProblems(upstream.name)
+            }
             if (signals.value.has("resources") || signals.value.has("prompts")) {
               yield* refreshLists(entry, { resources: signals.value.has("resources"), prompts: signals.value.has("prompts") })
             }
@@ -348,8 +356,15 @@ export class Upstreams extends Context.Service<Upstreams, {
 
       const notOffered = (what: string) => invalidParams(`${what} is not offered now: no upstream that is up offers it`)
 
+      /**
+       * A request of the engine's to an upstream. It counts as a call in flight, of the engine's CallContext
+       * if it provides one: what the upstream asks meanwhile is never relayed to another session's client.
+       */
       const ask = (entry: Live, method: string, params: Json) =>
-        entry.connection.request(method, params, { timeoutMs: entry.config.timeoutMs }).pipe(Effect.mapError((error) => error.toSurface()))
+        Effect.gen(function*() {
+          yield* entry.connection.relay.track(yield* Effect.serviceOption(CallContext))
+          return yield* entry.connection.request(method, params, { timeoutMs: entry.config.timeoutMs, timeoutSetting: "upstreams[].timeoutMs" })
+        }).pipe(Effect.scoped, Effect.mapError((error) => error.toSurface()))
 
       const uriParam = (params: Json, method: string) =>
         typeof params.uri === "string" ? Effect.succeed(params.uri) : Effect.fail(invalidParams(`${method} needs a "uri" string`))

@@ -70,7 +70,10 @@ export const listAll = (connection: UpstreamConnection, method: string, key: str
     const seen = new Set<string>()
     let cursor: string | undefined
     for (let page = 0; page < maxPages; page++) {
-      const result = yield* connection.request(method, cursor === undefined ? undefined : { cursor }, { timeoutMs })
+      const result = yield* connection.request(method, cursor === undefined ? undefined : { cursor }, {
+        timeoutMs,
+        timeoutSetting: "upstreams[].healthCheckMs, at most 10000 ms a page"
+      })
       const list = result[key]
       if (!Array.isArray(list)) {
         return yield* new UpstreamRequestFailed({ code: -32603, message: `upstream "${connection.name}" answered ${method} without a "${key}" list` })

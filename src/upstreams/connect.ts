@@ -72,6 +72,8 @@ export type UpstreamSignal = "tools" | "resources" | "prompts" | "closed"
 
 export interface RequestOptions {
   readonly timeoutMs: number
+  /** The setting the timeout comes from, named in the message of a request that timed out. */
+  readonly timeoutSetting?: string
   /** Asks the upstream for progress (a progress token of the SDK's) and receives it; each one restarts the timeout. */
   readonly onprogress?: ((progress: Json) => void) | undefined
 }
@@ -106,14 +108,14 @@ const expandAll = (values: Readonly<Record<string, string>>, where: string) =>
 const prefixOfMessage = (code: number) => `MCP error ${code}: `
 
 /** What a rejected SDK request means. */
-const requestError = (upstream: string, method: string, timeoutMs: number, error: unknown): UpstreamRequestError => {
+const requestError = (upstream: string, method: string, timeoutMs: number, error: unknown, timeoutSetting?: string): UpstreamRequestError => {
   if (error instanceof McpError) {
     const data = error.data as { readonly timeout?: unknown } | undefined
     if (error.code === ErrorCode.RequestTimeout && typeof data?.timeout === "number") {
       return new UpstreamRequestError({
         kind: "timeout",
         code: ErrorCode.InternalError,
-        message: `upstream "${upstream}" did not answer ${method} within ${timeoutMs} ms (upstreams[].timeoutMs)`
+        message: `upstream "${upstream}" did not answer ${method} within ${timeoutMs} ms${timeoutSetting === undefined ? "" : ` (${timeoutSetting})`}`
       })
     }
     if (error.code === ErrorCode.ConnectionClosed && /Connection closed/.test(error.message)) {
@@ -135,7 +137,11 @@ const inOrder = (inner: Transport): Transport => {
   let delivered = Promise.resolve()
   const later = (deliver: () => void) => {
     delivered = delivered.then(async () => {
-      deliver()
+      try {
+        deliver()
+      } catch (error) {
+        outer.onerror?.(error as Error)
+      }
       await Promise.resolve()
       await Promise.resolve()
     })
@@ -242,7 +248,7 @@ export const connect = (upstream: UpstreamConfig, workingDir: string, hooks: Con
             timeout: options.timeoutMs,
             ...(options.onprogress === undefined ? {} : { onprogress: options.onprogress, resetTimeoutOnProgress: true })
           }),
-        catch: (error) => requestError(upstream.name, method, options.timeoutMs, error)
+        catch: (error) => requestError(upstream.name, method, options.timeoutMs, error, options.timeoutSetting)
       }) as Effect.Effect<Json, UpstreamRequestError>
 
     const connection: UpstreamConnection = {

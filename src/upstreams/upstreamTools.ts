@@ -71,7 +71,11 @@ const callTool = (upstream: UpstreamConfig, connection: UpstreamConnection, name
         connection.relay.deliver(context.value.client.notify("notifications/progress", { ...progress, progressToken: token }))
       }
       : undefined
-    const result = yield* connection.request("tools/call", { name, arguments: args }, { timeoutMs: upstream.timeoutMs, onprogress })
+    const result = yield* connection.request("tools/call", { name, arguments: args }, {
+      timeoutMs: upstream.timeoutMs,
+      timeoutSetting: "upstreams[].timeoutMs",
+      onprogress
+    })
     // what the upstream sent before its result reaches the client before the result does
     yield* connection.relay.flush
     return toOutput(result)
