@@ -238,9 +238,9 @@ const adoptRequestMeta = (peer: Peer, params: Params) => {
   if (level !== -1) peer.logLevel = level
 }
 
-/** 2026-07-28 results name the server in their `_meta`. */
+/** 2026-07-28 results say they are complete (not waiting for input) and name the server in their `_meta`. */
 const withServerInfo = (result: unknown) => {
   if (typeof result !== "object" || result === null) return result
   const meta = (result as { _meta?: Record<string, unknown> })._meta
-  return { ...result, _meta: { ...meta, "io.modelcontextprotocol/serverInfo": serverInfo } }
+  return { resultType: "complete", ...result, _meta: { ...meta, "io.modelcontextprotocol/serverInfo": serverInfo } }
 }

@@ -13,6 +13,9 @@ import { EventLog, primingEvent, type ReplayBudget, SseChannel, sseEvent } from 
 /** Revisions whose clients expect a priming event (an id with empty data) first on every stream. */
 const priming = new Set(["2025-11-25"])
 
+/** An SSE comment (clients skip it) that opens a stream with nothing to send yet. */
+const openedComment = ": stream open\n\n"
+
 /** The id of the session's own (GET) stream. */
 const standaloneStream = "g"
 
@@ -75,9 +78,10 @@ export class SessionStreams implements PeerOutput {
     return this.log === undefined ? sseEvent(undefined, data) : this.log.append(stream, data).event
   }
 
+  /** An open stream; its first bytes go out at once, so the client has the response's headers before any message. */
   newChannel(stream: string) {
     const channel = new SseChannel()
-    if (this.log !== undefined && priming.has(this.protocolVersion())) channel.write(primingEvent(this.log.prime(stream)))
+    channel.write(this.log !== undefined && priming.has(this.protocolVersion()) ? primingEvent(this.log.prime(stream)) : openedComment)
     return channel
   }
 
@@ -99,8 +103,10 @@ export class SessionStreams implements PeerOutput {
   send(message: object, related: RequestId | undefined): boolean {
     const data = JSON.stringify(message)
     if (related !== undefined && this.byRequest.get(related)?.write(data) === true) return true
-    if (this.standalone?.open === true) return this.standalone.write(this.record(standaloneStream, data))
-    return false
+    if (this.standalone === undefined) return false
+    // once the client has had a GET stream, what it misses while away is kept for its resumption
+    const event = this.record(standaloneStream, data)
+    return this.standalone.open && this.standalone.write(event)
   }
 
   /** Whether the client has a GET stream open. */
@@ -126,12 +132,14 @@ export class SessionStreams implements PeerOutput {
     if (found.stream === standaloneStream) {
       if (this.standalone?.open === true) return "busy"
       const channel = new SseChannel()
+      channel.write(openedComment)
       for (const event of found.events) channel.write(event)
       this.standalone = channel
       return channel
     }
     const post = this.byStream.get(found.stream)
     const channel = new SseChannel()
+    channel.write(openedComment)
     for (const event of found.events) channel.write(event)
     if (post === undefined || post.finished) channel.end()
     else {

@@ -54,8 +54,10 @@ export const makeStreamableHttp = Effect.gen(function*() {
     Effect.gen(function*() {
       const ids = requestIds(messages)
       if (ids.length === 0) {
-        yield* Effect.forEach(messages, (message) => engine.handle(peer, message), { discard: true })
-        return HttpServerResponse.empty({ status: 202, headers })
+        // notifications and responses get 202; messages that are neither get their errors
+        const replies = (yield* Effect.forEach(messages, (message) => engine.handle(peer, message))).filter((r) => r !== undefined)
+        if (replies.length === 0) return HttpServerResponse.empty({ status: 202, headers })
+        return json(batch ? replies : replies[0], headers).pipe(HttpServerResponse.setStatus(400))
       }
       const stream = streams.post(ids, acceptsSse)
       const work = Effect.forEach(messages, (message) => engine.handle(peer, message), { concurrency: batchConcurrency }).pipe(
