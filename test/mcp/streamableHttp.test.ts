@@ -45,7 +45,7 @@ const readEvents = async (response: Response, until: (events: ReadonlyArray<SseE
   let buffer = ""
   const deadline = Date.now() + timeoutMs
   while (!until(events) && Date.now() < deadline) {
-    const chunk = await Promise.race([reader.read(), new Promise<undefined>((resolve) => setTimeout(resolve, Math.max(1, deadline - Date.now())))])
+    const chunk = await Promise.race([reader.read(), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), Math.max(1, deadline - Date.now())))])
     if (chunk === undefined || chunk.done) break
     buffer += decoder.decode(chunk.value, { stream: true })
     let end = buffer.indexOf("\n\n")
@@ -62,6 +62,8 @@ const readEvents = async (response: Response, until: (events: ReadonlyArray<SseE
   return events
 }
 
+const jsonOf = (response: Response): Promise<any> => response.json()
+
 const messages = (events: ReadonlyArray<SseEvent>) => events.filter((e) => e.data !== "").map((e) => JSON.parse(e.data))
 
 describe("POST", () => {
@@ -69,7 +71,7 @@ describe("POST", () => {
     const session = await open()
     const reply = await post({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "test_simple_text", arguments: {} } }, session)
     expect(reply.headers.get("content-type")).toContain("application/json")
-    expect(await reply.json()).toMatchObject({ id: 1, result: { content: [{ type: "text" }] } })
+    expect(await jsonOf(reply)).toMatchObject({ id: 1, result: { content: [{ type: "text" }] } })
   })
 
   it("answers with an SSE stream when the call reports progress first: progress in order, then the result, each with an id", async () => {
@@ -101,7 +103,7 @@ describe("POST", () => {
   it("a batch gets one answer per request, in order", async () => {
     const session = await open("2025-03-26")
     const reply = await post([{ jsonrpc: "2.0", id: "a", method: "ping" }, { jsonrpc: "2.0", id: "b", method: "tools/list" }, { jsonrpc: "2.0", method: "notifications/initialized" }], session)
-    const body = await reply.json()
+    const body: any = await jsonOf(reply)
     expect(body.map((m: any) => m.id)).toEqual(["a", "b"])
   })
 
@@ -118,7 +120,7 @@ describe("POST", () => {
   ])("refuses %s, with a JSON-RPC error", async (_name, headers, status) => {
     const reply = await post({ jsonrpc: "2.0", id: 1, method: "ping" }, headers)
     expect(reply.status).toBe(status)
-    expect((await reply.json()).error.code).toBe(-32600)
+    expect((await jsonOf(reply)).error.code).toBe(-32600)
   })
 
   it.each([
@@ -133,8 +135,8 @@ describe("POST", () => {
     const session = await open()
     const reply = await post(body, session)
     expect(reply.status).toBeLessThan(500)
-    expect((await reply.json()).error.code).toBe(code)
-    expect((await (await post({ jsonrpc: "2.0", id: 9, method: "ping" }, session)).json()).result).toEqual({})
+    expect((await jsonOf(reply)).error.code).toBe(code)
+    expect((await jsonOf(await post({ jsonrpc: "2.0", id: 9, method: "ping" }, session))).result).toEqual({})
   })
 })
 
@@ -189,19 +191,19 @@ describe("sessions and revisions", () => {
     const headers = { "mcp-protocol-version": "2026-07-28" }
     const meta = { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} }
     const discover = await post({ jsonrpc: "2.0", id: 1, method: "server/discover", params: { _meta: meta } }, headers)
-    const found = await discover.json()
+    const found = await jsonOf(discover)
     expect(found.result.supportedVersions).toContain("2026-07-28")
     expect(found.result._meta["io.modelcontextprotocol/serverInfo"].name).toBe("mcp-router-pro")
     expect(discover.headers.get("mcp-session-id")).toBeNull()
-    const listed = await (await post({ jsonrpc: "2.0", id: 2, method: "tools/list", params: { _meta: meta } }, headers)).json()
+    const listed = await jsonOf(await post({ jsonrpc: "2.0", id: 2, method: "tools/list", params: { _meta: meta } }, headers))
     expect(listed.result.tools.map((t: any) => t.name)).toContain("test_simple_text")
-    const called = await (await post({ jsonrpc: "2.0", id: 3, method: "tools/call", params: { name: "test_image_content", arguments: {}, _meta: meta } }, headers)).json()
+    const called = await jsonOf(await post({ jsonrpc: "2.0", id: 3, method: "tools/call", params: { name: "test_image_content", arguments: {}, _meta: meta } }, headers))
     expect(called.result.content[0]).toMatchObject({ type: "image", mimeType: "image/png" })
   })
 
   it("an earlier revision without a session is refused with 400 naming the header", async () => {
     const reply = await post({ jsonrpc: "2.0", id: 4, method: "tools/list" }, { "mcp-protocol-version": "2025-06-18" })
     expect(reply.status).toBe(400)
-    expect((await reply.json()).error.message).toContain("Mcp-Session-Id")
+    expect((await jsonOf(reply)).error.message).toContain("Mcp-Session-Id")
   })
 })
