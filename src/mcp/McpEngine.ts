@@ -180,7 +180,7 @@ export class McpEngine extends Context.Service<McpEngine, {
             const run = handler(params, peer, id)
             return (longRunning.has(method) ? runCancellable(peer, id, run) : run).pipe(
               Effect.match({
-                onSuccess: (result) => success(id, peer.protocolVersion === sessionlessVersion ? withServerInfo(result) : result),
+                onSuccess: (result) => success(id, peer.protocolVersion === sessionlessVersion ? sessionlessResult(method, result) : result),
                 onFailure: (error) => failure(id, error)
               }),
               Effect.tap((response) => "error" in response ? recordJsonRpcError(response.error.code) : Effect.void)
@@ -238,9 +238,17 @@ const adoptRequestMeta = (peer: Peer, params: Params) => {
   if (level !== -1) peer.logLevel = level
 }
 
+/** 2026-07-28 results a client may cache: lists differ per key and change, so private and never reused. */
+const cacheable = new Set(["server/discover", "tools/list", "resources/list", "resources/templates/list", "prompts/list"])
+
 /** 2026-07-28 results say they are complete (not waiting for input) and name the server in their `_meta`. */
-const withServerInfo = (result: unknown) => {
+const sessionlessResult = (method: string, result: unknown) => {
   if (typeof result !== "object" || result === null) return result
   const meta = (result as { _meta?: Record<string, unknown> })._meta
-  return { resultType: "complete", ...result, _meta: { ...meta, "io.modelcontextprotocol/serverInfo": serverInfo } }
+  return {
+    resultType: "complete",
+    ...(cacheable.has(method) ? { ttlMs: 0, cacheScope: "private" } : {}),
+    ...result,
+    _meta: { ...meta, "io.modelcontextprotocol/serverInfo": serverInfo }
+  }
 }
