@@ -21,6 +21,8 @@ export const residentMemory = Metric.gauge("process_resident_memory_bytes", { de
 export const heapUsed = Metric.gauge("nodejs_heap_used_bytes", { description: "V8 heap in use in bytes" })
 export const cpuSeconds = Metric.gauge("process_cpu_seconds", { description: "User and system CPU time spent, in seconds" })
 export const eventLoopDelay = Metric.gauge("nodejs_eventloop_delay_p99_seconds", { description: "99th percentile of event-loop delay since the previous sample, in seconds" })
+export const auditStoreFailing = Metric.gauge("mcp_router_audit_store_failing", { description: "1 while the audit store cannot write entries (tool calls are refused), else 0" })
+export const auditWriteFailures = Metric.counter("mcp_router_audit_write_failures_total", { description: "Audit batches that could not be written", incremental: true })
 export const buildInfo = Metric.gauge("mcp_router_build_info", { description: "Always 1; the version and Node.js version are labels" })
 
 export type ToolOutcome = "ok" | "error" | "denied" | "invalid"

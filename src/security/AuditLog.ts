@@ -15,9 +15,10 @@
  * meanwhile) and written again every `probeIntervalMs` until a write succeeds; then service resumes.
  * Entries written that late carry `details.auditDelayed: true` (their caller was told the call failed).
  */
-import { Cause, Context, Effect, Exit, Fiber, Layer, Queue, Schema } from "effect"
+import { Cause, Context, Effect, Exit, Fiber, Layer, Metric, Queue, Schema } from "effect"
 import { SqlClient } from "effect/sql"
 import { AppConfig } from "../config/AppConfig.ts"
+import { auditStoreFailing, auditWriteFailures } from "../observability/instruments.ts"
 import { createHash } from "node:crypto"
 
 export interface AuditEvent {
@@ -376,6 +377,8 @@ export class AuditLog extends Context.Service<AuditLog, AuditSinkService & {
         const retryAfterSeconds = Math.max(1, Math.ceil(probeIntervalMs / 1000))
         const failed = (e: unknown) => new AuditError({ message: `audit storage failed: ${String((e as Error)?.message ?? e)}` })
         const queue = yield* Queue.unbounded<Pending | Marker>()
+        // the store's state as a metric: 0 from the start, so an alert rule always has a series
+        yield* Metric.update(auditStoreFailing, 0)
 
         /** The last entry written: kept in memory, read from the database only at the first write and after a conflict. */
         let head: { readonly seq: number; readonly hash: string } | undefined
@@ -442,6 +445,7 @@ export class AuditLog extends Context.Service<AuditLog, AuditSinkService & {
                 if (failing !== undefined) {
                   yield* Effect.logInfo("The audit store works again: tool calls are accepted")
                   failing = undefined
+                  yield* Metric.update(auditStoreFailing, 0)
                 }
                 for (const item of items) settle(item, undefined)
               } else {
@@ -451,6 +455,8 @@ export class AuditLog extends Context.Service<AuditLog, AuditSinkService & {
                   yield* Effect.logError(`Audit entries cannot be written (${reason}): tool calls are refused until they can`, exit.cause)
                 }
                 failing = reason
+                yield* Metric.update(auditStoreFailing, 1)
+                yield* Metric.update(auditWriteFailures, 1)
                 for (const item of items) keep(item, reason)
                 // what was queued behind the batch fails now, not after the next probe
                 for (const item of yield* Queue.clear(queue)) {
