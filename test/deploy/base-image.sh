@@ -71,6 +71,12 @@ if [ ! -s "$tarball" ]; then
   log "root filesystem made in $((SECONDS - started)) s: $tarball"
 fi
 
+# bases made from other inputs are not used again
+find "$cache" -maxdepth 1 -name 'rootfs-*.tar' ! -name "rootfs-$key.tar" -delete 2>/dev/null || true
+for old in $(podman images --format '{{.Repository}}:{{.Tag}}' | grep '^localhost/mcp-router-base:' | grep -v ":$key\$"); do
+  podman rmi "$old" >/dev/null 2>&1 || true
+done
+
 podman import \
   --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
   --change 'CMD ["node"]' \
