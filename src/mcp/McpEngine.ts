@@ -46,6 +46,12 @@ const listingOf = (tool: ToolDefinition) => {
   return listing
 }
 
+/**
+ * Methods that may reach an upstream: they run until the client cancels them, and may notify or ask the
+ * client (progress, logs, sampling) before their result.
+ */
+export const reachingUpstreams: ReadonlySet<string> = new Set(["tools/call", "resources/read", "prompts/get", "completion/complete"])
+
 /** Revisions that answer bad tool arguments with an isError result rather than -32602. */
 const executionErrorVersions = new Set(["2025-11-25", "2026-07-28"])
 
@@ -139,8 +145,6 @@ export class McpEngine extends Context.Service<McpEngine, {
           )
         })
 
-      const longRunning = new Set(["tools/call", "resources/read", "prompts/get", "completion/complete"])
-
       const notification = (peer: Peer, method: string, params: Params | undefined) =>
         Effect.sync(() => {
           if (method === "notifications/cancelled") {
@@ -178,7 +182,7 @@ export class McpEngine extends Context.Service<McpEngine, {
             }
             if (peer.protocolVersion === sessionlessVersion) adoptRequestMeta(peer, params)
             const run = handler(params, peer, id)
-            return (longRunning.has(method) ? runCancellable(peer, id, run) : run).pipe(
+            return (reachingUpstreams.has(method) ? runCancellable(peer, id, run) : run).pipe(
               Effect.match({
                 onSuccess: (result) => success(id, peer.protocolVersion === sessionlessVersion ? sessionlessResult(method, result) : result),
                 onFailure: (error) => failure(id, error)

@@ -9,10 +9,11 @@ import { Deferred, Effect, Fiber } from "effect"
 import { HttpServerRequest, HttpServerResponse } from "effect/http"
 import { AppConfig } from "../config/AppConfig.ts"
 import { CurrentCaller } from "../router/CurrentCaller.ts"
+import { ToolRegistry } from "../tools/ToolRegistry.ts"
 import { JsonRpcCode } from "../router/wire.ts"
 import type { Caller } from "../router/Caller.ts"
 import { failure, type JsonRpcResponse, parseBody, type RequestId } from "./jsonRpc.ts"
-import { McpEngine } from "./McpEngine.ts"
+import { McpEngine, reachingUpstreams } from "./McpEngine.ts"
 import { BatchTooLarge, type McpEdgeError, SessionLimit, SessionNotFound, TransportRefused, UnsupportedProtocolVersion } from "./McpSessionErrors.ts"
 import { McpSessions, type Session } from "./McpSessions.ts"
 import { Peer } from "./Peer.ts"
@@ -42,12 +43,23 @@ const requestIds = (messages: ReadonlyArray<unknown>): Array<RequestId> => {
 const declaredVersion = (messages: ReadonlyArray<unknown>) =>
   (messages[0] as { params?: { _meta?: Record<string, unknown> } } | null)?.params?._meta?.["io.modelcontextprotocol/protocolVersion"]
 
+
 const isInitialize = (message: unknown) => (message as { method?: unknown } | null)?.method === "initialize"
 
 export const makeStreamableHttp = Effect.gen(function*() {
   const engine = yield* McpEngine
   const sessions = yield* McpSessions
   const config = yield* AppConfig
+  const registry = yield* ToolRegistry
+
+  /** Whether serving a message may send the client something before its result: only upstreams do. */
+  const mayNotify = (message: unknown) => {
+    const { method, params } = message as { method?: unknown; params?: { name?: unknown } } | null ?? {}
+    if (typeof method !== "string" || !reachingUpstreams.has(method)) return false
+    if (method !== "tools/call") return true
+    const tool = typeof params?.name === "string" ? registry.find(params.name) : undefined
+    return tool?.family === "upstream"
+  }
 
   /** The messages of a POST, served for `peer` on `streams`; the response to send. */
   const serve = (peer: Peer, streams: SessionStreams, messages: ReadonlyArray<unknown>, batch: boolean, acceptsSse: boolean, headers: Record<string, string>) =>
@@ -58,6 +70,12 @@ export const makeStreamableHttp = Effect.gen(function*() {
         const replies = (yield* Effect.forEach(messages, (message) => engine.handle(peer, message))).filter((r) => r !== undefined)
         if (replies.length === 0) return HttpServerResponse.empty({ status: 202, headers })
         return json(batch ? replies : replies[0], headers).pipe(HttpServerResponse.setStatus(400))
+      }
+      if (!messages.some(mayNotify)) {
+        // nothing in it can send the client anything before its result: answered as JSON, in this fiber
+        const replies = yield* Effect.forEach(messages, (message) => engine.handle(peer, message), { concurrency: batchConcurrency })
+        const responses = replies.filter((reply): reply is JsonRpcResponse => reply !== undefined)
+        return json(batch ? responses : responses[0], headers)
       }
       const stream = streams.post(ids, acceptsSse)
       const work = Effect.forEach(messages, (message) => engine.handle(peer, message), { concurrency: batchConcurrency }).pipe(

@@ -11,7 +11,7 @@
  * security stats count it). Local stdio calls are never limited, and without the security layer
  * (a library user's Router) nothing is counted.
  */
-import { Cause, Context, Effect, Layer, Metric, Option, SchemaIssue } from "effect"
+import { Cause, Context, Effect, Layer, Metric, Option, References, SchemaIssue } from "effect"
 import { availableParallelism } from "node:os"
 import { AppConfig } from "../config/AppConfig.ts"
 import { Events } from "../observability/Events.ts"
@@ -162,10 +162,13 @@ export class Router extends Context.Service<Router, {
           return audit.audited(families.run(tool.family, run), (exit) =>
             auditEvent(caller, name, args, exit._tag === "Success" && exit.value.isError !== true ? "ok" : "error", performance.now() - started))
         })))
+      // a span per call only when tracing is on (see observability/Tracing.ts): one costs a stack trace
+      const tracing = yield* References.TracerEnabled
       return Router.of({
         list: (caller) => registry.all().filter((tool) => mayCall(caller, tool.name)),
-        // a span per call when tracing is on (see observability/Tracing.ts)
-        call: (caller, name, args) => Effect.withSpan(call(caller, name, args), "Router.call", { attributes: { "gen_ai.tool.name": name, "mcp.transport": caller.transport } })
+        call: tracing
+          ? (caller, name, args) => Effect.withSpan(call(caller, name, args), "Router.call", { attributes: { "gen_ai.tool.name": name, "mcp.transport": caller.transport } })
+          : call
       })
     })
   )

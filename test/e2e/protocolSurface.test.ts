@@ -14,7 +14,7 @@
  * upstream is one connection for all of a router's clients, so the tests set them on and off explicitly.
  */
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js"
-import { CreateMessageRequestSchema, ElicitRequestSchema, type Progress } from "@modelcontextprotocol/sdk/types.js"
+import { CreateMessageRequestSchema, ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js"
 import { gunzipSync } from "node:zlib"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
@@ -185,15 +185,23 @@ for (const kind of kinds) {
     })
 
     it("the upstream's progress notifications arrive in order, with increasing progress, before the result", async () => {
-      const progress: Array<Progress> = []
+      const from = main.seen.received.length
       const result = await main.client.callTool(
         { name: "trigger-long-running-operation", arguments: { duration: 1, steps: 5 } },
         undefined,
-        { timeout: WAIT_MS, onprogress: (p) => void progress.push(p) }
+        // asks for progress (the SDK sends a progressToken); what arrived is read from the transport below
+        { timeout: WAIT_MS, onprogress: () => {} }
       )
       expect(text(result)).toBe("Long running operation completed. Duration: 1 seconds, Steps: 5.")
-      expect(progress.map((p) => p.progress)).toEqual([1, 2, 3, 4, 5])
-      expect(progress.every((p) => p.total === 5)).toBe(true)
+      const received = main.seen.received.slice(from)
+      const answer = received.findIndex((m) => "result" in m && m.result?.content?.[0]?.text === text(result))
+      expect(answer).toBeGreaterThan(-1)
+      const progress = received.slice(0, answer).filter((m) => m.method === "notifications/progress")
+      expect(progress.map((m) => m.params.progress)).toEqual([1, 2, 3, 4, 5])
+      expect(progress.every((m) => m.params.total === 5)).toBe(true)
+      // under the SDK's own token for this call, and nothing of it after the result
+      expect(new Set(progress.map((m) => m.params.progressToken)).size).toBe(1)
+      expect(received.slice(answer + 1).filter((m) => m.method === "notifications/progress" && m.params.progressToken === progress[0].params.progressToken)).toEqual([])
     })
 
     it("after logging/setLevel debug, the upstream's logging messages reach the client", async () => {

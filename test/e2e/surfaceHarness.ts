@@ -140,11 +140,26 @@ export interface Seen {
   toolsChanged: number
   resourcesChanged: number
   promptsChanged: number
+  /** Every message from the router, in the order the transport received it. */
+  readonly received: Array<any>
+}
+
+/**
+ * Records every message a connected transport hands its client, in order. The SDK client handles a
+ * notification a microtask after the message it came in, but a response at once, so what it reports
+ * (onprogress) can miss progress that arrived in the same read as the result; the transport's order cannot.
+ */
+const recordReceived = (transport: { onmessage?: ((message: any, extra?: any) => void) | undefined }, seen: Seen) => {
+  const handle = transport.onmessage
+  transport.onmessage = (message, extra) => {
+    seen.received.push(message)
+    handle?.(message, extra)
+  }
 }
 
 /** Records the server notifications `client` receives (set before connecting, so none is missed). */
 export const record = (client: Client): Seen => {
-  const seen: Seen = { logs: [], updated: [], toolsChanged: 0, resourcesChanged: 0, promptsChanged: 0 }
+  const seen: Seen = { logs: [], updated: [], toolsChanged: 0, resourcesChanged: 0, promptsChanged: 0, received: [] }
   client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void seen.logs.push(n.params as any))
   client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void seen.updated.push(n.params.uri))
   client.setNotificationHandler(ToolListChangedNotificationSchema, () => void seen.toolsChanged++)
@@ -277,6 +292,7 @@ export const startHttpSurface = async (options: SurfaceOptions, dir?: string): P
       })
       clients.push(client)
       await client.connect(transport, { timeout: WAIT_MS })
+      recordReceived(transport, seen)
       await whenListed(client, clientOptions.waitForTools ?? [EVERYTHING_TOOL], "over /mcp", () => "")
       return { client, seen, stderr: () => "" }
     }
@@ -337,6 +353,7 @@ export const startStdioSurface = async (options: SurfaceOptions, dir: string): P
       clients.push({ client, pid: () => transport.pid })
       try {
         await client.connect(transport, { timeout: 20_000 })
+        recordReceived(transport, seen)
       } catch (error) {
         throw new Error(`stdio router did not initialize: ${String(error)}\nstderr:\n${stderr.slice(-3000)}`)
       }
