@@ -71,6 +71,8 @@ export class McpEngine extends Context.Service<McpEngine, {
   readonly negotiate: (requested: unknown) => string
   /** Lets a client receive list changes, resource updates and upstream logs until the returned function runs. */
   readonly attach: (peer: Peer) => () => void
+  /** Sets a client's subscriptions (a session taken on from another replica), upstreams told of the difference. */
+  readonly subscribeAs: (peer: Peer, uris: ReadonlyArray<string>) => Effect.Effect<void>
 }>()("mcp-router/mcp/McpEngine") {
   static readonly layer = Layer.effect(
     McpEngine,
@@ -149,8 +151,10 @@ export class McpEngine extends Context.Service<McpEngine, {
         Effect.sync(() => {
           if (method === "notifications/cancelled") {
             const requestId = params?.requestId
-            const fiber = typeof requestId === "string" || typeof requestId === "number" ? peer.runningRequest(requestId) : undefined
+            if (typeof requestId !== "string" && typeof requestId !== "number") return
+            const fiber = peer.runningRequest(requestId)
             if (fiber !== undefined) Effect.runFork(Fiber.interrupt(fiber))
+            else peer.elsewhere?.cancel(requestId)
           }
           // initialized, progress of the client's own work, roots/list_changed: nothing to do
         })
@@ -161,7 +165,7 @@ export class McpEngine extends Context.Service<McpEngine, {
           case "invalid":
             return recordJsonRpcError(JsonRpcCode.InvalidRequest).pipe(Effect.as(invalidRequest(incoming.id, incoming.reason)))
           case "response":
-            peer.answer(incoming.id, incoming.result, incoming.error)
+            if (!peer.answer(incoming.id, incoming.result, incoming.error)) peer.elsewhere?.answer(incoming.id, incoming.result, incoming.error)
             return Effect.undefined
           case "notification": {
             const { method, params } = incoming.message
@@ -192,6 +196,22 @@ export class McpEngine extends Context.Service<McpEngine, {
           }
         }
       }
+
+      /** Makes a peer's subscriptions these, subscribing and unsubscribing upstream for the difference. */
+      const subscribeAs = (peer: Peer, uris: ReadonlyArray<string>) =>
+        Effect.gen(function*() {
+          const wanted = new Set(uris)
+          for (const uri of [...peer.subscriptions]) {
+            if (wanted.has(uri)) continue
+            peer.subscriptions.delete(uri)
+            yield* Effect.ignore(surface.unsubscribe(uri))
+          }
+          for (const uri of wanted) {
+            if (peer.subscriptions.has(uri)) continue
+            const done = yield* Effect.exit(surface.subscribe(uri))
+            if (done._tag === "Success") peer.subscriptions.add(uri)
+          }
+        })
 
       const attach = (peer: Peer) => {
         peers.add(peer)
@@ -227,7 +247,7 @@ export class McpEngine extends Context.Service<McpEngine, {
         Effect.forkScoped
       )
 
-      return McpEngine.of({ handle, negotiate, attach })
+      return McpEngine.of({ handle, negotiate, attach, subscribeAs })
     })
   )
 }

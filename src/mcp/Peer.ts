@@ -18,6 +18,12 @@ const maxPendingClientRequests = 32
 /** Requests of one client running at once that it can still cancel. */
 const maxRunningTracked = 1024
 
+export interface AnswerError {
+  readonly code: number
+  readonly message: string
+  readonly data?: unknown
+}
+
 export interface PeerOutput {
   /**
    * Sends a message to the client: on the stream that answers request `related` while it is open, else on
@@ -39,6 +45,8 @@ export class Peer {
   closed = false
   /** Tool errors as JSON-RPC errors whatever the revision (the plain JSON-RPC endpoint). */
   plainErrors = false
+  /** Where an answer or a cancellation goes that is for no request of this replica (a session shared by replicas). */
+  elsewhere: { readonly answer: (id: RequestId, result: unknown, error: AnswerError | undefined) => void; readonly cancel: (id: RequestId) => void } | undefined
 
   readonly sessionKey: string
   readonly caller: Caller
@@ -102,7 +110,7 @@ export class Peer {
   }
 
   /** A response of the client to one of the router's requests; false when no such request awaits. */
-  answer(id: RequestId, result: unknown, error: { readonly code: number; readonly message: string; readonly data?: unknown } | undefined): boolean {
+  answer(id: RequestId, result: unknown, error: AnswerError | undefined): boolean {
     const waiting = typeof id === "string" ? this.pending.get(id) : undefined
     if (waiting === undefined) return false
     Deferred.doneUnsafe(waiting, error === undefined ? Effect.succeed(result) : Effect.fail(new ClientRequestFailed(error)))

@@ -44,6 +44,10 @@ const declaredVersion = (messages: ReadonlyArray<unknown>) =>
   (messages[0] as { params?: { _meta?: Record<string, unknown> } } | null)?.params?._meta?.["io.modelcontextprotocol/protocolVersion"]
 
 
+/** Messages after which a session's shared record changes: what the client declared or asked for. */
+const sessionChanging = new Set(["initialize", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"])
+const changesSession = (message: unknown) => sessionChanging.has((message as { method?: unknown } | null)?.method as string)
+
 const isInitialize = (message: unknown) => (message as { method?: unknown } | null)?.method === "initialize"
 
 export const makeStreamableHttp = Effect.gen(function*() {
@@ -118,11 +122,11 @@ export const makeStreamableHttp = Effect.gen(function*() {
       const id = request.headers["mcp-session-id"]
       let session: Session | undefined
       if (id !== undefined) {
-        session = sessions.find(id, caller)
+        session = yield* sessions.find(id, caller)
         if (session === undefined) return new SessionNotFound()
       } else if (messages.some(isInitialize)) {
         const requested = (messages.find(isInitialize) as { params?: { protocolVersion?: unknown } }).params?.protocolVersion
-        const opened = sessions.open(caller, engine.negotiate(requested))
+        const opened = yield* sessions.open(caller, engine.negotiate(requested))
         if (opened instanceof SessionLimit) return opened
         session = opened
       }
@@ -143,12 +147,14 @@ export const makeStreamableHttp = Effect.gen(function*() {
       }
       const current = session
       current.busy++
-      return yield* serve(current.peer, current.streams, messages, batch, acceptsSse, { "mcp-session-id": current.id }).pipe(
+      const response = yield* serve(current.peer, current.streams, messages, batch, acceptsSse, { "mcp-session-id": current.id }).pipe(
         Effect.ensuring(Effect.sync(() => {
           current.busy--
           current.lastUsed = Date.now()
         }))
       )
+      if (messages.some(changesSession)) yield* sessions.persist(current)
+      return response
     })
 
   const get = (request: HttpServerRequest.HttpServerRequest, caller: Caller) =>
@@ -158,7 +164,7 @@ export const makeStreamableHttp = Effect.gen(function*() {
       }
       const id = request.headers["mcp-session-id"]
       if (id === undefined) return new TransportRefused({ status: 400, reason: "GET /mcp needs the Mcp-Session-Id of a session opened with initialize" })
-      const session = sessions.find(id, caller)
+      const session = yield* sessions.find(id, caller)
       if (session === undefined) return new SessionNotFound()
       const lastEventId = request.headers["last-event-id"]
       const resumed = lastEventId === undefined ? undefined : session.streams.resume(lastEventId)
@@ -171,11 +177,11 @@ export const makeStreamableHttp = Effect.gen(function*() {
     })
 
   const remove = (request: HttpServerRequest.HttpServerRequest, caller: Caller) =>
-    Effect.sync(() => {
+    Effect.gen(function*() {
       const id = request.headers["mcp-session-id"]
       if (id === undefined) return new TransportRefused({ status: 400, reason: "DELETE /mcp needs the Mcp-Session-Id of the session to end" })
-      if (sessions.find(id, caller) === undefined) return new SessionNotFound()
-      sessions.end(id)
+      if ((yield* sessions.find(id, caller)) === undefined) return new SessionNotFound()
+      yield* sessions.end(id)
       return HttpServerResponse.empty({ status: 204 })
     })
 
