@@ -25,7 +25,7 @@ import {
   prefixOf,
   type UpstreamLists
 } from "./catalog.ts"
-import { connect, type UpstreamConnection, UpstreamUnavailable } from "./connect.ts"
+import type { UpstreamConnection } from "./connect.ts"
 import { type UpstreamEvent, UpstreamRequestFailed, type UpstreamSurface } from "./surface.ts"
 import { toToolDefinitions } from "./upstreamTools.ts"
 
@@ -231,6 +231,8 @@ export class Upstreams extends Context.Service<Upstreams, {
       /** One connection: up until it fails, read again on list_changed, checked every healthCheckMs. */
       const session = (upstream: UpstreamConfig, onUp: () => void) =>
         Effect.scoped(Effect.gen(function*() {
+          // the MCP SDK client is loaded when the first upstream connects: a router without upstreams never loads it
+          const { connect, UpstreamUnavailable } = yield* Effect.promise(() => import("./connect.ts"))
           const connection = yield* connect(upstream, config.current().tools.workingDir, {
             resourceUpdated: (uri) => emit({ _tag: "ResourceUpdated", uri: exposeUri(upstream, uri) }),
             log: (params) => emit({ _tag: "Log", upstream: upstream.name, params })
