@@ -8,7 +8,6 @@ import * as path from "node:path"
 import { AppConfig } from "../../config/AppConfig.ts"
 import type { RouterConfig } from "../../config/schema.ts"
 import { ToolFailure } from "../ToolDefinition.ts"
-import { makePostgresDatabase } from "./PostgresDatabase.ts"
 import type { QueryRequest, QueryResult, SqlDatabase } from "./SqlDatabase.ts"
 import { makeSqliteDatabase } from "./SqliteDatabase.ts"
 
@@ -26,7 +25,8 @@ const makeDatabase = (config: DatabaseConfig, workingDir: string) => {
       // a relative path is relative to the working directory, like every other tool path
       return makeSqliteDatabase({ ...settings, file: path.resolve(workingDir, config.url.slice("sqlite:".length)) })
     case "postgres":
-      return makePostgresDatabase({ ...settings, url: config.url })
+      // the PostgreSQL client is loaded only when a database names one
+      return Effect.flatMap(Effect.promise(() => import("./PostgresDatabase.ts")), (module) => module.makePostgresDatabase({ ...settings, url: config.url }))
     case undefined:
       return Effect.succeed<SqlDatabase>({
         query: () =>
