@@ -107,7 +107,7 @@ const cli = makeCli({
 })
 
 // failures whose message says all a user needs: no stack trace for these
-const userFacing = new Set(["ConfigError", "CommandFailed", "KeyNotFound", "KeyStoreError", "AuditError", "MigrationError", "SqlError", "StorageUnavailable"])
+const userFacing = new Set(["ConfigError", "CommandFailed", "KeyNotFound", "KeyStoreError", "AuditError", "MigrationError", "SqlError", "StorageUnavailable", "PostgresUnavailable"])
 
 /** One readable line for the failures a user can fix (bad configuration, a port in use, ...); else undefined. */
 const startupFailure = (error: unknown): string | undefined => {

@@ -93,6 +93,13 @@ export const SecurityConfig = Schema.Struct({
   )
 })
 
+/** postgres:// or postgresql://, with a host and a database. */
+const isPostgresUrl = Schema.makeFilter((url: string) =>
+  /^postgres(ql)?:\/\//u.test(url) && URL.canParse(url) && new URL(url).hostname !== "" && new URL(url).pathname.length > 1
+    ? undefined
+    : "Expected a PostgreSQL URL such as postgres://user:password@db.internal:5432/mcp_router"
+)
+
 export const StorageConfig = Schema.Struct({
   dataDir: withDefault(
     described(Name, "Folder of the embedded SQLite database: API keys, audit trail, configuration versions"),
@@ -101,7 +108,12 @@ export const StorageConfig = Schema.Struct({
   auditQueueSize: withDefault(
     described(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1_000_000 })), "Tool calls that may wait for their audit entry to be written; past it a call is refused (-32050) before it runs"),
     4096
-  )
+  ),
+  // described before the check, so that the JSON Schema shows the description
+  url: Schema.optionalKey(described(
+    Name,
+    "PostgreSQL database for API keys, the audit trail and configuration versions, shared by every replica that names it (storage.dataDir is then unused); unset keeps them in the embedded SQLite file. Read at start"
+  ).check(isPostgresUrl))
 })
 
 export const LoggingConfig = Schema.Struct({

@@ -5,7 +5,8 @@
 import { Effect, Option, Schema } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { AppConfig } from "../config/AppConfig.ts"
-import { redactConfig, storableConfig } from "../config/redactConfig.ts"
+import { redactConfig, storableConfig, withLocalSettings } from "../config/redactConfig.ts"
+import type { RouterConfigInput } from "../config/schema.ts"
 import { redactValue } from "../logging/redact.ts"
 import { adminErrorWire } from "../router/wire.ts"
 import { CurrentCaller } from "../router/CurrentCaller.ts"
@@ -141,9 +142,8 @@ export const AdminRoutes = HttpRouter.use((router) =>
             Effect.flatMap(({ version }) =>
               Effect.flatMap(versions.get(version), (stored) => {
                 if (stored === undefined) return Effect.succeed(errorResponse(404, "not_found", `No configuration version ${version}; config.versions lists them`))
-                const { security, ...sections } = stored as Record<string, Record<string, unknown>>
-                const adminKey = config.current().security.adminKey
-                const restored = { ...sections, security: adminKey === undefined ? security : { ...security, adminKey } }
+                // this router's address, storage settings and admin key stay as they are
+                const restored = withLocalSettings(stored as RouterConfigInput, config.encoded()) as Record<string, unknown>
                 return applyValidChanges(actor, restored, false, "config.rollback", { rollbackTo: version })
               })
             )

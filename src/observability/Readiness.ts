@@ -10,6 +10,7 @@ import { Context, Effect, Layer, Option } from "effect"
 import { SqlClient } from "effect/sql"
 import { AppConfig } from "../config/AppConfig.ts"
 import { AuditSink } from "../security/AuditLog.ts"
+import { StorageInfo } from "../storage/Database.ts"
 import { Upstreams } from "../upstreams/Upstreams.ts"
 
 /** Longer than a healthy SQLite answer by far, shorter than a probe's usual timeout. */
@@ -24,12 +25,15 @@ export class Readiness extends Context.Service<Readiness, {
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
       const config = yield* AppConfig
+      // a shared store is named by its kind (never its address: this answers anonymous probes)
+      const info = yield* StorageInfo
+      const database = info.shared ? `the ${info.kind} store` : "the database"
       const storage = sql`SELECT 1`.pipe(
         Effect.as([] as Array<string>),
-        Effect.catch(() => Effect.succeed(["storage: the database failed to answer SELECT 1"])),
+        Effect.catch(() => Effect.succeed([`storage: ${database} failed to answer SELECT 1`])),
         Effect.timeoutOrElse({
           duration: storageTimeoutMs,
-          orElse: () => Effect.succeed([`storage: the database did not answer SELECT 1 within ${storageTimeoutMs} ms`])
+          orElse: () => Effect.succeed([`storage: ${database} did not answer SELECT 1 within ${storageTimeoutMs} ms`])
         })
       )
       // a dry-run update of nothing validates the whole configuration in force again

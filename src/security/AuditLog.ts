@@ -14,6 +14,11 @@
  * before it runs, `problem()` tells readiness why, and the entries are kept (bounded: calls are refused
  * meanwhile) and written again every `probeIntervalMs` until a write succeeds; then service resumes.
  * Entries written that late carry `details.auditDelayed: true` (their caller was told the call failed).
+ *
+ * Several routers on one PostgreSQL store (replicas) write one chain, not one each: every batch
+ * transaction first takes a transaction-scoped advisory lock (`pg_advisory_xact_lock`), then reads the
+ * chain's last entry, so batches of different replicas follow one another and `verify` checks a single
+ * sequence. The lock is held for one batch's inserts (one statement), so group commit keeps its gain.
  */
 import { Cause, Context, Effect, Exit, Fiber, Layer, Metric, Queue, Schema } from "effect"
 import { SqlClient } from "effect/sql"
@@ -316,6 +321,9 @@ const toEntry = (row: Row): AuditEntry => ({
 const insertSql =
   "INSERT INTO audit_log (id, seq, at, actor, action, target, outcome, duration_ms, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
+/** The advisory lock key that serialises appends to the chain on PostgreSQL (any constant all routers agree on). */
+export const auditChainLockKey = 7_236_284_521_906_513
+
 /** An entry waiting for its batch: its content is fixed when it is recorded (time included). */
 interface Pending {
   content: Content
@@ -353,8 +361,14 @@ const describeFailure = (cause: Cause.Cause<unknown>): string => {
   if (/locked|busy/.test(text)) return "the database is locked by another process"
   if (/i\/o|ioerr|eio/.test(text)) return "the database had a disk I/O error"
   if (/unable to open|cantopen/.test(text)) return "the database file cannot be opened"
+  if (/econnrefused|econnreset|etimedout|enotfound|ehostunreach|failed to connect|terminating connection|connection (terminated|ended|closed|lost)|socket/.test(text)) {
+    return "the database server cannot be reached"
+  }
   return "the database refused the write"
 }
+
+const chunks = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> =>
+  Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size))
 
 const isConstraintFailure = (cause: Cause.Cause<unknown>) => /constraint|unique/i.test(String((Cause.squash(cause) as Error)?.message ?? ""))
 
@@ -415,17 +429,39 @@ export class AuditLog extends Context.Service<AuditLog, AuditSinkService & {
           return anchor[0] === undefined ? { seq: 0, hash: genesis } : { seq: anchor[0].pruned_through, hash: anchor[0].last_hash }
         })
 
+        // the dialects' differences, each in one place: see the module comment on several writers
+        /** PostgreSQL: other routers may append too; this batch waits for theirs and continues after them. */
+        const lockChain = sql.onDialectOrElse({
+          pg: () => Effect.asVoid(sql`SELECT pg_advisory_xact_lock(${auditChainLockKey})`),
+          orElse: () => Effect.void
+        })
+        /** Whether the head kept in memory is the chain's: not when other routers append to it. */
+        const headIsOurs = sql.onDialectOrElse({ pg: () => false, orElse: () => true })
+        /** SQLite: one prepared statement per entry (cheap in process); PostgreSQL: one statement per batch (one round trip). */
+        const insertEntries = (entries: ReadonlyArray<Row>) =>
+          sql.onDialectOrElse({
+            pg: () =>
+              Effect.forEach(chunks(entries, 2000), ([first, ...rest]) =>
+                sql`INSERT INTO audit_log ${sql.insert([{ ...first! }, ...rest.map((entry) => ({ ...entry }))])}`, { discard: true }),
+            orElse: () =>
+              Effect.forEach(entries, (e) =>
+                sql.unsafe(insertSql, [e.id, e.seq, e.at, e.actor, e.action, e.target, e.outcome, e.duration_ms, e.details, e.prev_hash, e.hash]), { discard: true })
+          })
+
         /** One transaction for the batch; the new head, applied by the caller only once committed. */
         const writeBatch = (items: ReadonlyArray<Pending>) =>
           Effect.gen(function*() {
-            let { seq, hash } = head ?? (yield* readHead)
+            yield* lockChain
+            let { seq, hash } = (headIsOurs ? head : undefined) ?? (yield* readHead)
+            const entries: Array<Row> = []
             for (const item of items) {
               const row = item.content
               seq++
               const next = entryHash(hash, seq, row)
-              yield* sql.unsafe(insertSql, [seq, seq, row.at, row.actor, row.action, row.target, row.outcome, row.duration_ms, row.details, hash, next])
+              entries.push({ id: seq, seq, ...row, prev_hash: hash, hash: next })
               hash = next
             }
+            yield* insertEntries(entries)
             return { seq, hash }
           }).pipe(sql.withTransaction)
 
@@ -613,6 +649,7 @@ export class AuditLog extends Context.Service<AuditLog, AuditSinkService & {
           }).pipe(Effect.mapError(failed)),
           prune: (days) =>
             Effect.gen(function*() {
+              yield* lockChain
               const cutoff = new Date(Date.now() - days * 86_400_000).toISOString()
               const last = yield* sql<{ readonly id: number; readonly hash: string }>`SELECT id, hash FROM audit_log WHERE at < ${cutoff} ORDER BY id DESC LIMIT 1`
               if (last[0] === undefined) return 0

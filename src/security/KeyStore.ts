@@ -1,9 +1,13 @@
 /**
  * API keys: stored hashed in the database, held in memory by hash so authentication is a hash and a
  * map lookup. Writes go to the database first; the memory copy changes only once they are committed.
+ * On a shared store (PostgreSQL) a key created or revoked by another replica is seen here within
+ * `cacheTtlMs`; while the store cannot be reached every key change fails with KeyStoreError (HTTP 503)
+ * naming the store.
  */
 import { Context, Effect, Layer, Schema } from "effect"
 import { SqlClient } from "effect/sql"
+import { describeStorageError, StorageInfo } from "../storage/Database.ts"
 import { displayPrefix, generateKey, hashKey, newKeyId, sameHash } from "./apiKeys.ts"
 
 export interface ApiKeyRecord {
@@ -96,7 +100,13 @@ export class KeyStore extends Context.Service<KeyStore, {
     KeyStore,
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
-      const storeError = (e: unknown) => new KeyStoreError({ message: `API key storage failed: ${String((e as Error)?.message ?? e)}` })
+      const store = yield* StorageInfo
+      const storeError = (e: unknown) =>
+        new KeyStoreError({
+          message: store.shared
+            ? `API key storage failed: ${store.label} cannot be used (${describeStorageError(e)}); API keys cannot be created, revoked or checked until it answers again`
+            : `API key storage failed: ${describeStorageError(e)}`
+        })
       const cache = new Map<string, { readonly record: StoredKey | undefined; readonly at: number }>()
       const lastTouched = new Map<string, number>()
       const remember = (hash: string, record: StoredKey | undefined) => {
@@ -123,7 +133,8 @@ export class KeyStore extends Context.Service<KeyStore, {
               ratePerMinute: input.ratePerMinute ?? null,
               ratePerHour: input.ratePerHour ?? null
             }
-            yield* sql`INSERT INTO api_keys ${
+            // a given key stored meanwhile by another router (replicas starting with one MCP_ADMIN_KEY) is kept as it is
+            const inserted = yield* sql<{ readonly id: string }>`INSERT INTO api_keys ${
               sql.insert({
                 id: record.id,
                 name: record.name,
@@ -135,9 +146,15 @@ export class KeyStore extends Context.Service<KeyStore, {
                 rate_per_minute: record.ratePerMinute,
                 rate_per_hour: record.ratePerHour
               })
-            }`.pipe(Effect.mapError(storeError))
-            remember(record.hash, record)
-            return { key, record: publicRecord(record) }
+            } ON CONFLICT (hash) DO NOTHING RETURNING id`.pipe(Effect.mapError(storeError))
+            const stored = inserted.length > 0
+              ? record
+              : yield* selectOne(sql<Row>`SELECT * FROM api_keys WHERE hash = ${record.hash}`)
+            if (stored === undefined || (stored !== record && input.key === undefined)) {
+              return yield* new KeyStoreError({ message: "API key storage failed: a generated key collided with a stored one; try again" })
+            }
+            remember(stored.hash, stored)
+            return { key, record: publicRecord(stored) }
           }),
         list: sql<Row>`SELECT * FROM api_keys ORDER BY created_at, id`.pipe(
           Effect.map((rows) => rows.map((row) => publicRecord(fromRow(row)))),
