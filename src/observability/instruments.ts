@@ -27,16 +27,36 @@ export const buildInfo = Metric.gauge("mcp_router_build_info", { description: "A
 
 export type ToolOutcome = "ok" | "error" | "denied" | "invalid"
 
+/**
+ * A metric with attributes, made once per distinct label set: labels here are bounded (tool names,
+ * route templates, methods, statuses), and making one per update costs a key of its attributes each time.
+ */
+const labelled = <M extends Metric.Metric<any, any>>(metric: M, bound: number) => {
+  const made = new Map<string, M>()
+  return (key: string, attributes: Record<string, string>): M => {
+    let found = made.get(key)
+    if (found === undefined) {
+      found = Metric.withAttributes(metric, attributes) as M
+      if (made.size < bound) made.set(key, found)
+    }
+    return found
+  }
+}
+const toolCallsBy = labelled(toolCalls, 10_000)
+const toolDurationBy = labelled(toolDuration, 10_000)
+const httpRequestsBy = labelled(httpRequests, 10_000)
+const httpDurationBy = labelled(httpDuration, 10_000)
+
 export const recordToolCall = (tool: string, outcome: ToolOutcome, seconds: number) =>
   Effect.andThen(
-    Metric.update(Metric.withAttributes(toolCalls, { tool, outcome }), 1),
-    Metric.update(Metric.withAttributes(toolDuration, { tool }), seconds)
+    Metric.update(toolCallsBy(`${tool}\n${outcome}`, { tool, outcome }), 1),
+    Metric.update(toolDurationBy(tool, { tool }), seconds)
   )
 
 export const recordHttpRequest = (route: string, method: string, status: number, seconds: number) =>
   Effect.andThen(
-    Metric.update(Metric.withAttributes(httpRequests, { route, method, status: String(status) }), 1),
-    Metric.update(Metric.withAttributes(httpDuration, { route, method }), seconds)
+    Metric.update(httpRequestsBy(`${route}\n${method}\n${status}`, { route, method, status: String(status) }), 1),
+    Metric.update(httpDurationBy(`${route}\n${method}`, { route, method }), seconds)
   )
 
 export const recordJsonRpcError = (code: number) => Metric.update(Metric.withAttributes(jsonRpcErrors, { code: String(code) }), 1)
