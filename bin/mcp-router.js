@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // The mcp-router command. It runs the compiled router (dist/, made by `npm run build` and shipped in the
-// package) when it is there, else the TypeScript sources of a checkout (Node 24 strips their types).
+// package) when it is there, else the TypeScript sources of a checkout (Node 24 strips their types); in a
+// checkout whose src/ changed after the build, the sources.
 //
 // The router needs Node.js 24. Under an older Node (the system Node a desktop client or `npx` starts
 // this file with) it starts itself again with the Node 24 of the `node` npm package, which the package
 // installs with it (an optional dependency), passing its arguments, standard streams and exit status on.
 // This file therefore keeps to syntax that old Node versions run.
 import { spawn } from "node:child_process"
-import { existsSync } from "node:fs"
+import { existsSync, readdirSync, statSync } from "node:fs"
 import { createRequire } from "node:module"
 import * as path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
@@ -27,6 +28,12 @@ const bundledNode = () => {
     return undefined
   }
 }
+
+/** Whether a file below `dir` changed after `time`: in a checkout, a dist/ older than src/ is not run. */
+const newerThan = (dir, time) =>
+  readdirSync(dir, { recursive: true, withFileTypes: true }).some((entry) =>
+    entry.isFile() && statSync(path.join(entry.parentPath, entry.name)).mtimeMs > time
+  )
 
 if (major(process.versions.node) < needed) {
   const node = process.env.MCP_ROUTER_REEXEC === "1" ? undefined : bundledNode()
@@ -60,7 +67,10 @@ if (major(process.versions.node) < needed) {
   })
 } else {
   const compiled = path.join(packageRoot, "dist", "main.js")
-  const entry = existsSync(compiled) ? compiled : path.join(packageRoot, "src", "main.ts")
+  const sources = path.join(packageRoot, "src")
+  const entry = existsSync(compiled) && !(existsSync(sources) && newerThan(sources, statSync(compiled).mtimeMs))
+    ? compiled
+    : path.join(sources, "main.ts")
   const { main } = await import(pathToFileURL(entry).href)
   main()
 }
