@@ -2,7 +2,9 @@
  * Wires the Layer graph and launches the command line. Nothing here decides behaviour: each service
  * lives in its own module.
  */
-import { NodeRuntime, NodeServices } from "@effect/platform-node"
+// by module, not from the package index, which loads every integration (the Redis client among them)
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Cause, Effect, Exit, Layer, Metric } from "effect"
 import { CliError, Command } from "effect/cli"
 import { HttpServerError } from "effect/http"
@@ -27,9 +29,11 @@ import { AuditLog, AuditRetention } from "./security/AuditLog.ts"
 import { Auth } from "./security/Auth.ts"
 import { IpGuard } from "./security/IpGuard.ts"
 import { KeyStore } from "./security/KeyStore.ts"
+import { KeyRevocations } from "./security/KeyRevocations.ts"
 import { KeyWatch } from "./security/KeyWatch.ts"
 import { RateLimits } from "./security/RateLimits.ts"
 import { SecurityStats } from "./security/SecurityStats.ts"
+import { SharedBus } from "./shared/SharedBus.ts"
 import { ConfigVersions, RecordStartupConfig } from "./storage/ConfigVersions.ts"
 import { DatabaseLayer } from "./storage/Database.ts"
 import { FileToolsLayer } from "./tools/files/FileTools.ts"
@@ -59,6 +63,8 @@ export const RouterCoreLayer = routerCoreLayer()
 
 /** Keys (in the embedded database), authentication, address guard, rate limits and their counters. */
 export const SecurityLayer = Layer.mergeAll(Auth.layer, KeyWatch.layer, RateLimits.layerMemory, AdminBootstrap, AuditRetention, RecordStartupConfig).pipe(
+  // with Redis, revocations reach the other replicas at once
+  Layer.provideMerge(KeyRevocations),
   Layer.provideMerge(Layer.mergeAll(KeyStore.layer, IpGuard.layer, SecurityStats.layer, AuditLog.layerWithSink, ConfigVersions.layer)),
   Layer.provideMerge(DatabaseLayer)
 )
@@ -73,6 +79,8 @@ export const serverLayer = <E, E2 = never>(config: Layer.Layer<AppConfig, E>, ex
     Layer.provide(NodeServices.layer),
     Layer.provide(SecurityLayer),
     Layer.provide(Layer.mergeAll(Metrics.layer, Events.layer)),
+    // Redis (redis.url) shared by the replicas: limits, events, revocations; nothing of it loaded when unset
+    Layer.provide(SharedBus.layer),
     // each router counts its own calls, even when several run in one process
     Layer.provide(Layer.sync(Metric.MetricRegistry, () => new Map())),
     Layer.provide(TracingLayer),

@@ -32,6 +32,7 @@ export const environmentVariables: ReadonlyArray<{ readonly name: string; readon
   { name: "MCP_WS_MAX_CONNECTIONS", path: "websocket.maxConnections", kind: "int" },
   { name: "MCP_DATA_DIR", path: "storage.dataDir", kind: "string" },
   { name: "MCP_STORAGE_URL", path: "storage.url", kind: "string" },
+  { name: "MCP_REDIS_URL", path: "redis.url", kind: "string" },
   { name: "MCP_OTLP_ENDPOINT", path: "monitoring.otlpEndpoint", kind: "string" },
   { name: "MCP_ADMIN_KEY_FILE", path: "security.adminKey", kind: "file" }
 ]

@@ -1,4 +1,4 @@
-/** The configuration as it may be shown or stored: no admin key, no API header values, no database passwords. */
+/** The configuration as it may be shown or stored: no admin key, no API header values, no database or Redis passwords. */
 import type { RouterConfigInput } from "./schema.ts"
 
 const redactUrlPassword = (url: string) =>
@@ -10,8 +10,10 @@ const redactWebhookUrl = (url: string) => (URL.canParse(url) ? `${new URL(url).o
 export const redactConfig = (config: RouterConfigInput): RouterConfigInput => {
   const { adminKey, ...security } = config.security ?? {}
   const webhookUrl = config.monitoring?.alerts?.webhookUrl
+  const redisUrl = config.redis?.url
   return {
     ...config,
+    ...(redisUrl === undefined ? {} : { redis: { ...config.redis, url: redactUrlPassword(redisUrl) } }),
     ...(webhookUrl === undefined ? {} : { monitoring: { ...config.monitoring, alerts: { ...config.monitoring?.alerts, webhookUrl: redactWebhookUrl(webhookUrl) } } }),
     security: adminKey === undefined ? security : { ...security, adminKey: "[REDACTED]" },
     ...(config.storage?.url === undefined ? {} : { storage: { ...config.storage, url: redactUrlPassword(config.storage.url) } }),

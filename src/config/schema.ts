@@ -323,6 +323,21 @@ export const UpstreamConfig = Schema.Struct({
 })
 export type UpstreamConfig = typeof UpstreamConfig.Type
 
+/** redis:// or rediss://, optionally with a user, password and database number. */
+const isRedisUrl = Schema.makeFilter((url: string) =>
+  /^rediss?:\/\//u.test(url) && URL.canParse(url) && /^\/?(\d{1,2})?$/u.test(new URL(url).pathname)
+    ? undefined
+    : "Expected a Redis URL such as redis://localhost:6379, redis://:password@host:6379/2 or rediss://host:6380"
+)
+
+export const RedisConfig = Schema.Struct({
+  // described before the check, so that the JSON Schema shows the description
+  url: Schema.optionalKey(described(
+    Name,
+    "Redis shared by several replicas: rate limits, events and key revocations go through it (the database number also names its pub/sub channels); unset keeps them in this process. Read at start"
+  ).check(isRedisUrl))
+})
+
 export const RouterConfig = Schema.Struct({
   server: withDefault(ServerConfig, {}),
   security: withDefault(SecurityConfig, {}),
@@ -332,6 +347,7 @@ export const RouterConfig = Schema.Struct({
   websocket: withDefault(WebSocketConfig, {}),
   mcp: withDefault(McpConfig, {}),
   storage: withDefault(StorageConfig, {}),
+  redis: withDefault(RedisConfig, {}),
   upstreams: withDefault(described(Schema.Array(UpstreamConfig), "MCP servers whose tools the router offers under <prefix>__<tool>"), [])
 }).check(Schema.makeFilter((config: { readonly upstreams: ReadonlyArray<{ readonly name: string }> }) => {
   const names = config.upstreams.map((u) => u.name)

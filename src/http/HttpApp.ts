@@ -1,5 +1,5 @@
 /** The HTTP server: system routes, JSON-RPC, MCP Streamable HTTP at /mcp, and JSON for everything else. */
-import { NodeHttpServer } from "@effect/platform-node"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Effect, Layer } from "effect"
 import type { Types } from "effect"
 import { HttpRouter, HttpServer, HttpServerRequest, type HttpServerResponse } from "effect/http"

@@ -11,7 +11,13 @@ export const HealthRoutes = HttpRouter.use((router) =>
     const guard = yield* AccessGuard
     const readiness = yield* Readiness
     yield* router.addAll([guard.route("GET", "/health/live", publicAccess, Effect.succeed(jsonResponse({ status: "ok" })))])
-    yield* router.addAll([guard.route("GET", "/health/ready", publicAccess, Effect.map(readiness.problems, (reasons) =>
-      reasons.length === 0 ? jsonResponse({ status: "ready" }) : jsonResponse({ status: "unready", reasons }, 503)))])
+    // Redis (redis.url) is shown apart: without it the router serves, degraded, and stays ready
+    const ready = Effect.all([readiness.problems, readiness.shared], { concurrency: "unbounded" }).pipe(Effect.map(([reasons, shared]) => {
+      const report = Object.keys(shared.stores).length === 0 ? {} : { shared: shared.stores, ...(shared.degraded.length === 0 ? {} : { degraded: shared.degraded }) }
+      return reasons.length === 0
+        ? jsonResponse({ status: shared.degraded.length === 0 ? "ready" : "degraded", ...report })
+        : jsonResponse({ status: "unready", reasons, ...report }, 503)
+    }))
+    yield* router.addAll([guard.route("GET", "/health/ready", publicAccess, ready)])
   })
 )

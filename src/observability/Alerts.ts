@@ -3,16 +3,19 @@
  * threshold and resolves once when it is back at or under it. Each transition is logged, kept for
  * GET /api/alerts, published on Events as {type:"alert"} and, when monitoring.alerts.webhookUrl is set,
  * POSTed there by a forked fiber: the sampler and the requests never wait for the webhook.
+ * With Redis (`redis.url`), the `redis` alert fires as soon as Redis cannot be reached (limits per
+ * replica, events local) and resolves once it can again.
  */
-import { Clock, Context, Effect, FiberSet, Layer, Schedule } from "effect"
+import { Clock, Context, Effect, FiberSet, Layer, Option, Schedule } from "effect"
 import { FetchHttpClient, HttpClient, HttpClientRequest } from "effect/http"
 import { AppConfig } from "../config/AppConfig.ts"
 import type { AlertsConfig } from "../config/schema.ts"
+import { SharedBus } from "../shared/SharedBus.ts"
 import { serverName, version } from "../version.ts"
 import { Events } from "./Events.ts"
 import type { Sample } from "./readings.ts"
 
-export type AlertRule = "memory" | "error_rate" | "cpu" | "p95_latency"
+export type AlertRule = "memory" | "error_rate" | "cpu" | "p95_latency" | "redis"
 
 export interface Alert {
   readonly id: string
@@ -104,6 +107,26 @@ export class Alerts extends Context.Service<Alerts, {
             }
           }
         })
+
+      // the shared store: 1 while Redis cannot be reached, against a threshold of 0
+      const bus = Option.getOrUndefined(yield* Effect.serviceOption(SharedBus))
+      if (bus?.enabled === true) {
+        const runFork = Effect.runForkWith(yield* Effect.context<never>())
+        const redisChanged = Effect.gen(function*() {
+          const now = new Date(yield* Clock.currentTimeMillis).toISOString()
+          const lost = bus.status() === "disconnected"
+          const firing = active.get("redis")
+          if (lost && firing === undefined) {
+            sequence += 1
+            const message = `Redis at ${bus.target} cannot be reached (${bus.problem() ?? "connection lost"}): rate limits are counted per replica and events stay on this replica`
+            yield* transition({ id: `alert_${sequence}`, rule: "redis", state: "firing", message, value: 1, threshold: 0, firedAt: now })
+          } else if (!lost && firing !== undefined && bus.status() === "connected") {
+            yield* transition({ ...firing, state: "resolved", message: `Redis at ${bus.target} is reachable again: rate limits and events are shared`, value: 0, resolvedAt: now })
+          }
+        })
+        yield* bus.onStatus(() => void runFork(redisChanged))
+        yield* redisChanged
+      }
 
       return Alerts.of({
         evaluate,

@@ -5,20 +5,35 @@
  * required upstream is up.
  * The reasons name what failed,
  * never a value: /health/ready answers anonymous probes.
+ * Redis (`redis.url`) is reported apart: losing it degrades the router (limits per replica, events
+ * local) and never makes it unready, which would have a load balancer refuse all traffic.
  */
 import { Context, Effect, Layer, Option } from "effect"
 import { SqlClient } from "effect/sql"
 import { AppConfig } from "../config/AppConfig.ts"
+import { SharedBus } from "../shared/SharedBus.ts"
 import { AuditSink } from "../security/AuditLog.ts"
 import { StorageInfo } from "../storage/Database.ts"
 import { Upstreams } from "../upstreams/Upstreams.ts"
 
 /** Longer than a healthy SQLite answer by far, shorter than a probe's usual timeout. */
 const storageTimeoutMs = 1000
+/** Redis answers a PING in well under a millisecond. */
+const redisTimeoutMs = 500
+
+/** The stores shared with other replicas, and what works in a reduced way now. */
+export interface SharedReport {
+  /** `{"redis": "connected" | "connecting" | "disconnected"}`; empty without redis.url. */
+  readonly stores: Readonly<Record<string, string>>
+  /** What works per replica only, and why: empty when nothing does. */
+  readonly degraded: ReadonlyArray<string>
+}
 
 export class Readiness extends Context.Service<Readiness, {
   /** Why the router is not ready; empty when it is. */
   readonly problems: Effect.Effect<ReadonlyArray<string>>
+  /** The shared stores and the degradations they cause; never a reason to be unready. */
+  readonly shared: Effect.Effect<SharedReport>
 }>()("mcp-router/observability/Readiness") {
   static readonly layer = Layer.effect(
     Readiness,
@@ -50,7 +65,23 @@ export class Readiness extends Context.Service<Readiness, {
         const problem = sink.problem()
         return problem === undefined ? [] : [problem]
       })
+      const bus = Option.getOrUndefined(yield* Effect.serviceOption(SharedBus))
+      const shared: Effect.Effect<SharedReport> = bus?.enabled !== true
+        ? Effect.succeed({ stores: {}, degraded: [] })
+        : Effect.gen(function*() {
+          // the connection's state, checked by a round trip while it looks up
+          const failed = bus.status() === "connected" ? yield* bus.ping(redisTimeoutMs) : bus.problem()
+          const state = failed === undefined ? "connected" : bus.status() === "connecting" ? "connecting" : "disconnected"
+          return {
+            stores: { redis: state },
+            degraded: failed === undefined
+              ? []
+              // the reason (an address, often) is in the log and the alert, not here: probes are anonymous
+              : [`redis: ${state === "connecting" ? "not connected yet" : "cannot be reached"}: rate limits are counted per replica and events stay on this replica`]
+          }
+        })
       return Readiness.of({
+        shared,
         problems: Effect.map(Effect.all([storage, audit, configuration, upstreams], { concurrency: "unbounded" }), (lists) => lists.flat())
       })
     })

@@ -2,9 +2,12 @@
  * Ends every live use of a key (an open WebSocket, an MCP session, a request in flight) once the key
  * is revoked or expires. Uses register while they last; the keys in use are checked against the
  * store every `checkIntervalMs`, so a revocation made here, by the CLI or by another replica takes
- * effect within that time, and an expiry at its time.
+ * effect within that time, and an expiry at its time. With Redis (`redis.url`), a revocation notice from
+ * any replica (KeyRevocations.ts) has the key read again at once; the polling goes on all the same.
  */
-import { Context, Duration, Effect, Layer, Schedule, Scope } from "effect"
+import { Context, Duration, Effect, Layer, Option, Schedule, Scope } from "effect"
+import { SharedBus } from "../shared/SharedBus.ts"
+import { decodeNotice, revocationsChannel } from "./KeyRevocations.ts"
 import { KeyStore } from "./KeyStore.ts"
 
 export type KeyEnd = "revoked" | "expired"
@@ -46,9 +49,8 @@ export class KeyWatch extends Context.Service<KeyWatch, {
         }
       }
 
-      const check = Effect.suspend(() => {
-        const ids = [...uses.keys()]
-        return Effect.forEach(ids, (id) =>
+      const checkKeys = (ids: ReadonlyArray<string>) =>
+        Effect.forEach(ids, (id) =>
           keys.get(id).pipe(
             // a store that cannot answer now ends nothing: the next check asks again
             Effect.option,
@@ -61,8 +63,18 @@ export class KeyWatch extends Context.Service<KeyWatch, {
               return Effect.sync(() => listeners.forEach((onEnd) => onEnd(end)))
             })
           ), { discard: true, concurrency: 8 })
-      })
+      const check = Effect.suspend(() => checkKeys([...uses.keys()]))
       yield* check.pipe(Effect.repeat(Schedule.spaced(Duration.millis(checkIntervalMs))), Effect.forkScoped)
+
+      // a revocation announced by any replica (this one included): that key is read again now
+      const bus = Option.getOrUndefined(yield* Effect.serviceOption(SharedBus))
+      if (bus?.enabled === true) {
+        const runFork = Effect.runForkWith(yield* Effect.context<never>())
+        yield* bus.subscribe(revocationsChannel, (message) => {
+          const notice = decodeNotice(message)
+          if (notice !== undefined && uses.has(notice.keyId)) runFork(checkKeys([notice.keyId]))
+        })
+      }
 
       return KeyWatch.of({
         watch: (keyId, onEnd) =>

@@ -3,11 +3,16 @@
  * anonymous). Limits: the key's own overrides, else security.adminRequestsPerMinute/PerHour for keys
  * holding `admin` or `*`, else security.maxRequestsPerMinute/PerHour. Every `tools/call` on every
  * transport is counted once, in `Router.call`; the HTTP edge counts the requests of the other routes.
- * Built on effect's RateLimiter; its store is a Layer (in memory here, Redis for several replicas).
+ * Built on effect's RateLimiter. Its store is in memory, limits per process; with Redis (`redis.url`,
+ * a SharedBus in the context) the counts are kept in Redis (effect's Redis store: one atomic script per
+ * window), so a key's limit is the same whatever the number of replicas. While Redis cannot be reached
+ * (or a count there fails or takes longer than `sharedTimeoutMs`), each replica counts in its own memory:
+ * traffic is never refused for want of Redis; sharing resumes once it is back.
  */
-import { Context, Duration, Effect, Layer } from "effect"
-import { RateLimiter } from "effect/persistence"
+import { Context, Duration, Effect, Layer, Option, Schema } from "effect"
+import { RateLimiter, Redis } from "effect/persistence"
 import { AppConfig } from "../config/AppConfig.ts"
+import { SharedBus } from "../shared/SharedBus.ts"
 import type { SecurityConfig } from "../config/schema.ts"
 import { RateLimited } from "./SecurityErrors.ts"
 import { SecurityStats } from "./SecurityStats.ts"
@@ -43,6 +48,22 @@ export const limitsOf = (
   }
 }
 
+/** A count in Redis that takes longer falls back to memory: Redis answers in well under a millisecond. */
+export const sharedTimeoutMs = 1_000
+/** A failing count in Redis is logged at most this often (losing the connection is logged by the bus). */
+const warnEveryMs = 10_000
+
+type Limiter = Context.Service.Shape<typeof RateLimiter.RateLimiter>
+
+/** What went wrong in the store, e.g. "The client is offline". */
+const storeFailure = (reason: { readonly message: string; readonly cause?: unknown }) => {
+  const cause = reason.cause as { readonly message?: unknown } | undefined
+  return typeof cause?.message === "string" ? cause.message : reason.message
+}
+
+/** The limiter's store could not count (Redis unreachable, slow or failing). */
+class StoreFailed extends Schema.TaggedError<StoreFailed>()("StoreFailed", { reason: Schema.String }) {}
+
 export class RateLimits extends Context.Service<RateLimits, {
   /** Counts one tool call or request; fails when a window is full. The state is that of the tighter window. */
   readonly consume: (subject: RateLimitSubject) => Effect.Effect<RateLimitState, RateLimited>
@@ -50,47 +71,85 @@ export class RateLimits extends Context.Service<RateLimits, {
   static readonly layer = Layer.effect(
     RateLimits,
     Effect.gen(function*() {
-      const limiter = yield* RateLimiter.RateLimiter
+      const memory = yield* RateLimiter.RateLimiter
       const config = yield* AppConfig
       const stats = yield* SecurityStats
+      const bus = Option.getOrUndefined(yield* Effect.serviceOption(SharedBus))
+      const shared = bus?.redis === undefined ? undefined : yield* RateLimiter.make.pipe(
+        Effect.provideServiceEffect(
+          RateLimiter.RateLimiterStore,
+          RateLimiter.makeStoreRedis({ prefix: "mcp-router:ratelimit:" }).pipe(Effect.provideService(Redis.Redis, bus.redis))
+        )
+      )
       const windows = [
         { name: "minute" as const, duration: Duration.minutes(1) },
         { name: "hour" as const, duration: Duration.hours(1) }
       ]
+
+      /** Counts in one limiter; a failing store fails with StoreFailed. */
+      const count = (limiter: Limiter, subject: RateLimitSubject) =>
+        Effect.gen(function*() {
+          const limits = limitsOf(subject, config.current().security)
+          const key = subject.keyId ?? `ip:${subject.ip}`
+          let tightest: RateLimitState | undefined
+          for (const window of windows) {
+            const limit = limits[window.name]
+            const result = yield* limiter.consume({
+              key: `${window.name}:${key}`,
+              limit,
+              window: window.duration,
+              onExceeded: "fail"
+            }).pipe(
+              Effect.catchReason("RateLimiterError", "RateLimitExceeded", (exceeded) =>
+                stats.record("rateLimited").pipe(Effect.andThen(Effect.fail(new RateLimited({
+                  limit,
+                  window: window.name,
+                  retryAfterSeconds: Math.max(1, Math.ceil(Duration.toMillis(exceeded.retryAfter) / 1000))
+                }))))),
+              Effect.catchTag("RateLimiterError", (error) => Effect.fail(new StoreFailed({ reason: storeFailure(error.reason) })))
+            )
+            const state = { limit, remaining: result.remaining, resetSeconds: Math.ceil(Duration.toMillis(result.resetAfter) / 1000) }
+            if (tightest === undefined || state.remaining < tightest.remaining) tightest = state
+          }
+          return tightest ?? { limit: limits.minute, remaining: limits.minute, resetSeconds: 60 }
+        })
+
+      // a failing memory store must not lock everyone out either
+      const local = (subject: RateLimitSubject) =>
+        count(memory, subject).pipe(Effect.catchTag("StoreFailed", () => Effect.succeed(unlimited(subject))))
+      const unlimited = (subject: RateLimitSubject): RateLimitState => {
+        const { minute } = limitsOf(subject, config.current().security)
+        return { limit: minute, remaining: minute, resetSeconds: 60 }
+      }
+
+      let warnedAt = 0
+      const fallBack = (reason: string, subject: RateLimitSubject) =>
+        Effect.suspend(() => {
+          const now = Date.now()
+          if (now - warnedAt < warnEveryMs) return local(subject)
+          warnedAt = now
+          return Effect.logWarning(`A rate limit count in Redis failed (${reason}): counted in this replica's memory instead`).pipe(
+            Effect.andThen(local(subject))
+          )
+        })
+
       return RateLimits.of({
         consume: (subject) =>
-          Effect.gen(function*() {
-            const limits = limitsOf(subject, config.current().security)
-            const key = subject.keyId ?? `ip:${subject.ip}`
-            let tightest: RateLimitState | undefined
-            for (const window of windows) {
-              const limit = limits[window.name]
-              const result = yield* limiter.consume({
-                key: `${window.name}:${key}`,
-                limit,
-                window: window.duration,
-                onExceeded: "fail"
-              }).pipe(
-                Effect.catchReason("RateLimiterError", "RateLimitExceeded", (exceeded) =>
-                  stats.record("rateLimited").pipe(Effect.andThen(Effect.fail(new RateLimited({
-                    limit,
-                    window: window.name,
-                    retryAfterSeconds: Math.max(1, Math.ceil(Duration.toMillis(exceeded.retryAfter) / 1000))
-                  }))))),
-                // a failing limiter store must not lock everyone out
-                Effect.catchTag("RateLimiterError", () => Effect.succeed(undefined))
-              )
-              if (result === undefined) continue
-              const state = { limit, remaining: result.remaining, resetSeconds: Math.ceil(Duration.toMillis(result.resetAfter) / 1000) }
-              if (tightest === undefined || state.remaining < tightest.remaining) tightest = state
-            }
-            return tightest ?? { limit: limits.minute, remaining: limits.minute, resetSeconds: 60 }
-          })
+          shared === undefined || bus?.status() !== "connected"
+            ? local(subject)
+            : count(shared, subject).pipe(
+              Effect.timeoutOrElse({ duration: sharedTimeoutMs, orElse: () => Effect.fail(new StoreFailed({ reason: `no answer within ${sharedTimeoutMs} ms` })) }),
+              Effect.catchTag("StoreFailed", (failed) => fallBack(failed.reason, subject))
+            )
       })
     })
   )
 
-  /** The in-memory limiter store: limits per process. The RateLimiter is shared (WebSocket floods use it). */
+  /**
+   * The in-memory limiter store: limits per process, unless a SharedBus on Redis is in the context (then
+   * counted in Redis, memory being the fallback). This RateLimiter is per process whatever the bus
+   * (WebSocket floods use it).
+   */
   static readonly layerMemory = RateLimits.layer.pipe(
     Layer.provideMerge(RateLimiter.layer.pipe(Layer.provide(RateLimiter.layerStoreMemory)))
   )

@@ -38,7 +38,7 @@ describe("config/mcp-router.schema.json", () => {
 
   it("forbids unknown keys at the root and in every section", () => {
     expect(generated.additionalProperties).toBe(false)
-    expect(sections.map(([key]) => key)).toEqual(["server", "security", "logging", "tools", "monitoring", "websocket", "mcp", "storage"])
+    expect(sections.map(([key]) => key)).toEqual(["server", "security", "logging", "tools", "monitoring", "websocket", "mcp", "storage", "redis"])
     for (const [key, section] of sections) {
       expect(section.additionalProperties, `${key}.additionalProperties`).toBe(false)
     }
@@ -56,10 +56,15 @@ describe("config/mcp-router.schema.json", () => {
     expect(generated.properties?.["$schema"]).toEqual({ type: "string" })
   })
 
-  it("shows a default for every key but the optional ones (security.adminKey, monitoring.otlpEndpoint)", () => {
+  it("shows a default for every key but the optional ones (security.adminKey, monitoring.otlpEndpoint, storage.url, redis.url)", () => {
     const withoutDefault = sections.flatMap(([key, section]) =>
       Object.entries(section.properties ?? {}).filter(([, property]) => property.default === undefined).map(([name]) => `${key}.${name}`))
-    expect(withoutDefault).toEqual(["security.adminKey", "monitoring.otlpEndpoint"])
+    expect(withoutDefault).toEqual([
+      "security.adminKey",
+      "monitoring.otlpEndpoint",
+      "storage.url",
+      "redis.url"
+    ])
   })
 
   it("shows the same defaults that the loader applies", async () => {
