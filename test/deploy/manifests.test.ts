@@ -236,5 +236,11 @@ describe("docker-compose.yml", () => {
     expect(compose.services.redis.profiles).toEqual(["redis"])
     expect(compose.services.postgres.profiles).toEqual(["postgres"])
     for (const name of ["router", "prometheus", "grafana"]) expect(compose.services[name].profiles).toBeUndefined()
+    // the router's storage URL, documented beside it, names the postgres service, its user and database
+    expect(router.environment.MCP_STORAGE_URL).toBe("${MCP_STORAGE_URL:-}")
+    const [, user, host, database] = /postgres:\/\/(\w+):\w+@(\w+):5432\/(\w+)/.exec(read("docker-compose.yml"))!
+    expect(host).toBe("postgres")
+    expect(user).toBe(compose.services.postgres.environment.POSTGRES_USER)
+    expect(database).toBe(compose.services.postgres.environment.POSTGRES_DB)
   })
 })
