@@ -5,6 +5,7 @@
  * (-32029 is a 429 with the rate-limit headers); each tools/call of a batch counts against the
  * caller's rate limit on its own.
  */
+import { randomUUID } from "node:crypto"
 import { Effect, Option } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { AppConfig } from "../config/AppConfig.ts"
@@ -47,8 +48,10 @@ export const makeJsonRpcHandler = Effect.gen(function*() {
   return Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const caller = Option.getOrElse(yield* Effect.serviceOption(CurrentCaller), (): Caller => ({ transport: "jsonrpc", permissions: ["*"] }))
-    const peer = new Peer("", caller, latestVersion, noStream)
+    // a key of its own: an upstream never takes two requests of this endpoint for one client
+    const peer = new Peer(`request-${randomUUID()}`, caller, latestVersion, noStream)
     peer.plainErrors = true
+    peer.canAnswer = false
     // a body over security.maxPayloadBytes fails here and is answered 413 at the edge
     const parsed = parseBody(yield* request.text)
     if (!parsed.ok) {

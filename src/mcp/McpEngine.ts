@@ -102,13 +102,14 @@ export class McpEngine extends Context.Service<McpEngine, {
             })
           ))
 
-      const methods: Record<string, Method> = {
+      const table: Record<string, Method> = {
         ping: () => Effect.succeed({}),
         initialize: (params, peer) =>
           Effect.map(decodeInitialize(params), (init) => {
             peer.protocolVersion = negotiate(init.protocolVersion)
             peer.capabilities = init.capabilities ?? {}
             peer.clientInfo = init.clientInfo
+            peer.initialized = true
             return { protocolVersion: peer.protocolVersion, capabilities: serverCapabilities, serverInfo, instructions: serverInstructions }
           }),
         "server/discover": () =>
@@ -118,14 +119,19 @@ export class McpEngine extends Context.Service<McpEngine, {
         "logging/setLevel": (params, peer) =>
           Effect.flatMap(decodeSetLevel(params), ({ level }) => {
             peer.logLevel = logLevels.indexOf(level)
-            return Effect.as(surface.setLogLevel(mostVerbose()), {})
+            // upstreams log more only for clients that may see their logs
+            return browse(peer) ? Effect.as(surface.setLogLevel(mostVerbose()), {}) : Effect.succeed({})
           }),
         ...surfaceMethods(surface, browse)
       }
+      // a Map, so a method named like an object's own property (constructor, __proto__) is just unknown
+      const methods = new Map(Object.entries(table))
+      const methodOf = (name: string, profile: Profile | undefined) =>
+        methods.get(name) ?? (profile?.extra !== undefined && Object.hasOwn(profile.extra, name) ? profile.extra[name] : undefined)
 
       const mostVerbose = () => {
         let least = logLevels.length - 1
-        for (const peer of peers) if (peer.logLevel !== undefined && peer.logLevel < least) least = peer.logLevel
+        for (const peer of peers) if (peer.logLevel !== undefined && peer.logLevel < least && browse(peer)) least = peer.logLevel
         return logLevels[least]!
       }
 
@@ -169,7 +175,7 @@ export class McpEngine extends Context.Service<McpEngine, {
             return Effect.undefined
           case "notification": {
             const { method, params } = incoming.message
-            const handler = profile?.runNotifications === true ? methods[method] ?? profile.extra?.[method] : undefined
+            const handler = profile?.runNotifications === true ? methodOf(method, profile) : undefined
             // plain JSON-RPC runs a method sent as a notification and answers nothing
             if (handler !== undefined) return Effect.as(Effect.ignore(handler(params ?? {}, peer, "")), undefined)
             return Effect.as(notification(peer, method, params), undefined)
@@ -177,7 +183,7 @@ export class McpEngine extends Context.Service<McpEngine, {
           case "request": {
             const { id, method } = incoming.message
             const params = incoming.message.params ?? {}
-            const handler = methods[method] ?? profile?.extra?.[method]
+            const handler = methodOf(method, profile)
             if (handler === undefined) {
               return recordJsonRpcError(JsonRpcCode.MethodNotFound).pipe(Effect.as(failure(id, {
                 code: JsonRpcCode.MethodNotFound,
@@ -185,7 +191,13 @@ export class McpEngine extends Context.Service<McpEngine, {
               })))
             }
             if (peer.protocolVersion === sessionlessVersion) adoptRequestMeta(peer, params)
-            const run = handler(params, peer, id)
+            // a handler that throws or dies answers -32603; the log has the cause
+            const run = Effect.suspend(() => handler(params, peer, id)).pipe(
+              Effect.catchDefect((defect) =>
+                Effect.logError(`MCP method ${method} failed`, defect).pipe(
+                  Effect.andThen(Effect.fail({ code: JsonRpcCode.InternalError, message: `The router failed to handle ${method}; its log has the details` }))
+                ))
+            )
             return (reachingUpstreams.has(method) ? runCancellable(peer, id, run) : run).pipe(
               Effect.match({
                 onSuccess: (result) => success(id, peer.protocolVersion === sessionlessVersion ? sessionlessResult(method, result) : result),
@@ -219,6 +231,8 @@ export class McpEngine extends Context.Service<McpEngine, {
           peers.delete(peer)
           for (const uri of peer.subscriptions) Effect.runFork(Effect.ignore(surface.unsubscribe(uri)) as Effect.Effect<void>)
           peer.subscriptions.clear()
+          // the client that wanted the most verbose upstream logs may be this one
+          if (peer.logLevel !== undefined && browse(peer)) Effect.runFork(surface.setLogLevel(mostVerbose()))
         }
       }
 

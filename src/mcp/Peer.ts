@@ -43,6 +43,10 @@ export class Peer {
   private readonly pending = new Map<string, Deferred.Deferred<unknown, ClientRequestFailed>>()
   private nextRequest = 0
   closed = false
+  /** initialize succeeded (a session whose initialize failed is not kept). */
+  initialized = false
+  /** Whether the client can answer the router's requests: not a sessionless request, whose answer would come in another. */
+  canAnswer = true
   /** Tool errors as JSON-RPC errors whatever the revision (the plain JSON-RPC endpoint). */
   plainErrors = false
   /** Where an answer or a cancellation goes that is for no request of this replica (a session shared by replicas). */
@@ -92,6 +96,12 @@ export class Peer {
   /** A request to the client, answered through `answer`; interrupted, it tells the client it was cancelled. */
   request(method: string, params: Params, related: RequestId | undefined): Effect.Effect<unknown, ClientRequestFailed> {
     return Effect.suspend(() => {
+      if (!this.canAnswer) {
+        return Effect.fail(new ClientRequestFailed({
+          code: JsonRpcCode.MethodNotFound,
+          message: `${method} cannot reach this client: a request without a session has nowhere to receive the client's answer`
+        }))
+      }
       if (this.pending.size >= maxPendingClientRequests) {
         return Effect.fail(new ClientRequestFailed({ code: JsonRpcCode.InternalError, message: `the client already has ${maxPendingClientRequests} requests of the router to answer` }))
       }

@@ -49,6 +49,7 @@ export class PostStream {
   }
 
   finish(responses: ReadonlyArray<JsonRpcResponse>) {
+    if (this.finished) return
     if (this.channel === undefined) {
       this.finished = true
       Deferred.doneUnsafe(this.outcome, Effect.succeed({ _tag: "Json", responses }))
@@ -71,6 +72,11 @@ export class SessionStreams implements PeerOutput {
   /** A session's streams, with a replay log; without a budget, a sessionless request's. */
   constructor(budget: ReplayBudget | undefined, replayEvents: number) {
     this.log = budget === undefined ? undefined : new EventLog(budget, replayEvents)
+  }
+
+  /** Whether a lost stream can be resumed (a session's), so its work goes on without a reader. */
+  get resumable() {
+    return this.log !== undefined
   }
 
   /** The event that carries `data` on a stream, kept for replay. */
@@ -141,7 +147,8 @@ export class SessionStreams implements PeerOutput {
     const channel = new SseChannel()
     channel.write(openedComment)
     for (const event of found.events) channel.write(event)
-    if (post === undefined || post.finished) channel.end()
+    // a POST still to be answered as JSON has no stream to resume: it answers on its own connection
+    if (post === undefined || post.finished || post.channel === undefined) channel.end()
     else {
       post.channel?.end()
       post.channel = channel

@@ -57,6 +57,9 @@ interface Logged {
   readonly event: string
 }
 
+/** The part of the replay budget one session may hold at most: 1/16. */
+const sessionShare = 16
+
 /** Bytes of replay logs of all sessions together. */
 export class ReplayBudget {
   used = 0
@@ -84,8 +87,13 @@ export class EventLog {
     const seq = ++this.seq
     const id = `${stream}_${seq}`
     const event = sseEvent(id, data)
-    if (this.maxEvents > 0) {
-      while (this.events.length > 0 && (this.events.length >= this.maxEvents || this.budget.used + event.length > this.budget.limit)) this.dropOldest()
+    // one session keeps at most a share of the budget, so it cannot crowd the others out
+    const ownLimit = this.budget.limit / sessionShare
+    if (this.maxEvents > 0 && event.length <= ownLimit) {
+      while (
+        this.events.length > 0 &&
+        (this.events.length >= this.maxEvents || this.bytes + event.length > ownLimit || this.budget.used + event.length > this.budget.limit)
+      ) this.dropOldest()
       if (this.budget.used + event.length <= this.budget.limit) {
         this.events.push({ id, stream, seq, event })
         this.bytes += event.length

@@ -5,6 +5,7 @@
  * DELETE ends the session. initialize opens a session; a request without a session is served on its
  * own (the 2026-07-28 sessionless revision, and stateless clients of earlier ones).
  */
+import { randomUUID } from "node:crypto"
 import { Deferred, Effect, Fiber } from "effect"
 import { HttpServerRequest, HttpServerResponse } from "effect/http"
 import { AppConfig } from "../config/AppConfig.ts"
@@ -85,7 +86,11 @@ export const makeStreamableHttp = Effect.gen(function*() {
       const work = Effect.forEach(messages, (message) => engine.handle(peer, message), { concurrency: batchConcurrency }).pipe(
         Effect.map((replies) => replies.filter((reply): reply is JsonRpcResponse => reply !== undefined)),
         Effect.flatMap((responses) => Effect.sync(() => stream.finish(responses))),
-        Effect.ensuring(Effect.sync(() => streams.settled(ids, stream)))
+        // however the work ends, its POST is answered (a stopped request: that it was cancelled)
+        Effect.onExit((exit) => Effect.sync(() => {
+          if (exit._tag === "Failure") stream.finish(ids.map((id) => failure(id, { code: JsonRpcCode.RequestCancelled, message: "Request cancelled" })))
+          streams.settled(ids, stream)
+        }))
       )
       // the work outlives this handler once its answer is a stream; until then, a client that goes away
       // (or server.timeout) stops it
@@ -95,7 +100,9 @@ export const makeStreamableHttp = Effect.gen(function*() {
         const body = batch ? outcome.responses : outcome.responses[0]
         return json(body, headers)
       }
-      return HttpServerResponse.stream(outcome.channel.body(() => {}), { contentType: "text/event-stream", headers: { ...sseHeaders, ...headers } })
+      // without a session nothing is kept to resume: a client that goes away stops the work
+      const onClose = streams.resumable ? () => {} : () => void Effect.runFork(Fiber.interrupt(running))
+      return HttpServerResponse.stream(outcome.channel.body(onClose), { contentType: "text/event-stream", headers: { ...sseHeaders, ...headers } })
     })
 
   const post = (request: HttpServerRequest.HttpServerRequest, caller: Caller, version: string | undefined) =>
@@ -121,6 +128,7 @@ export const makeStreamableHttp = Effect.gen(function*() {
 
       const id = request.headers["mcp-session-id"]
       let session: Session | undefined
+      let opening = false
       if (id !== undefined) {
         session = yield* sessions.find(id, caller)
         if (session === undefined) return new SessionNotFound()
@@ -129,6 +137,7 @@ export const makeStreamableHttp = Effect.gen(function*() {
         const opened = yield* sessions.open(caller, engine.negotiate(requested))
         if (opened instanceof SessionLimit) return opened
         session = opened
+        opening = true
       }
       if (session === undefined && (version ?? declaredVersion(messages)) !== sessionlessVersion) {
         // revisions before 2026-07-28 serve requests in a session only
@@ -141,7 +150,9 @@ export const makeStreamableHttp = Effect.gen(function*() {
       if (session === undefined) {
         // 2026-07-28: this request alone, with nothing kept after it
         const streams = new SessionStreams(undefined, 0)
-        const peer = new Peer("", caller, sessionlessVersion, streams)
+        // a key of its own: an upstream never takes two sessionless requests for one client
+        const peer = new Peer(`request-${randomUUID()}`, caller, sessionlessVersion, streams)
+        peer.canAnswer = false
         streams.protocolVersion = () => peer.protocolVersion
         return yield* serve(peer, streams, messages, batch, acceptsSse, {})
       }
@@ -153,6 +164,11 @@ export const makeStreamableHttp = Effect.gen(function*() {
           current.lastUsed = Date.now()
         }))
       )
+      if (opening && !current.peer.initialized) {
+        // initialize failed: no session is kept, and none is named
+        yield* sessions.end(current.id)
+        return HttpServerResponse.removeHeader(response, "mcp-session-id")
+      }
       if (messages.some(changesSession)) yield* sessions.persist(current)
       return response
     })

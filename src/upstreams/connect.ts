@@ -216,7 +216,8 @@ export const connect = (upstream: UpstreamConfig, workingDir: string, hooks: Con
     client.setRequestHandler(ListRootsRequestSchema, (request, extra) =>
       relay.serverRequest("roots", request.method, (request.params ?? {}) as Json, extra.signal) as never)
     client.setNotificationHandler(LoggingMessageNotificationSchema, (notification) => {
-      if (!relay.toCaller(notification.method, notification.params)) hooks.log(notification.params)
+      // a log line outside any call is the upstream's own; during calls of several clients it is no one's
+      if (relay.toCaller(notification.method, notification.params) === "none") hooks.log(notification.params)
     })
     client.setNotificationHandler(ElicitationCompleteNotificationSchema, (notification) => {
       relay.toCaller(notification.method, notification.params)

@@ -51,8 +51,8 @@ export interface Relay {
   readonly flush: Effect.Effect<void>
   /** Answers a request of the upstream by asking the client of the calls in flight; rejects with an McpError. */
   readonly serverRequest: (kind: ServerRequestKind, method: string, params: Json, signal: AbortSignal) => Promise<Json>
-  /** A notification the upstream sent that belongs to the calls' client: sent there, or `false` when no one client is in flight. */
-  readonly toCaller: (method: string, params: Json) => boolean
+  /** A notification the upstream sent for the calls' client: see `toCaller` below. */
+  readonly toCaller: (method: string, params: Json) => "delivered" | "none" | "withheld"
 }
 
 export const makeRelay = (upstream: string) =>
@@ -67,7 +67,11 @@ export const makeRelay = (upstream: string) =>
     const context = yield* Effect.context<never>()
     const runPromiseExit = Effect.runPromiseExitWith(context)
 
-    /** The one client of the calls in flight; `undefined` when none is in flight, `"several"` when they come from several sessions. */
+    /**
+     * The one client of the calls in flight; `undefined` when none is in flight, `"several"` when they come
+     * from several sessions. Calls without a way back to their client (WebSocket) are each a client of their
+     * own: two of them are never taken for one.
+     */
     const soleCaller = (): Option.Option<CallContextService> | undefined | "several" => {
       let found: Option.Option<CallContextService> | undefined
       let key: string | undefined
@@ -76,7 +80,7 @@ export const makeRelay = (upstream: string) =>
         if (found === undefined) {
           found = call.context
           key = callKey
-        } else if (callKey !== key) {
+        } else if (callKey === undefined || callKey !== key) {
           return "several"
         }
       }
@@ -133,11 +137,17 @@ export const makeRelay = (upstream: string) =>
       throw mcpError(JsonRpcError.InternalError, `the router could not relay ${method} to its client`)
     }
 
-    const toCaller = (method: string, params: Json) => {
+    /**
+     * A notification of the upstream for the client of the calls in flight: `"delivered"` to it, `"none"`
+     * when no call is in flight (it concerns no one client), `"withheld"` when it cannot be told whose it is
+     * (calls of several clients) or its client cannot receive it: then no one gets it.
+     */
+    const toCaller = (method: string, params: Json): "delivered" | "none" | "withheld" => {
       const caller = soleCaller()
-      if (caller === undefined || caller === "several" || Option.isNone(caller)) return false
+      if (caller === undefined) return "none"
+      if (caller === "several" || Option.isNone(caller)) return "withheld"
       deliver(caller.value.client.notify(method, params))
-      return true
+      return "delivered"
     }
 
     return {

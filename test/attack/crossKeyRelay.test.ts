@@ -21,14 +21,20 @@ beforeEach(async () => {
 /** The request meta of a sessionless client that takes sampling requests and every log line. */
 const listening = { "io.modelcontextprotocol/clientCapabilities": { sampling: {}, elicitation: {} }, "io.modelcontextprotocol/logLevel": "debug" }
 
-/** Key B keeps a sessionless call in flight on the upstream (it never answers the sampling request), reading all it is sent. */
-const attackerInFlight = (id: number) =>
-  readFor(
-    postMcp(server, keyB, { jsonrpc: "2.0", id, method: "tools/call", params: { name: "test_sampling", arguments: { prompt: `attacker-${id}` }, _meta: listening } }, sessionless, 10_000),
+/**
+ * Key B keeps a call in flight on the upstream, in a session that takes sampling requests and every log
+ * line (it never answers its own sampling request), reading all it is sent.
+ */
+const attackerInFlight = async (id: number) => {
+  const session = await openSession(server, keyB, { sampling: {}, elicitation: {} }, "2025-11-25")
+  await (await postMcp(server, keyB, { jsonrpc: "2.0", id: 1, method: "logging/setLevel", params: { level: "debug" } }, session)).text()
+  return readFor(
+    postMcp(server, keyB, { jsonrpc: "2.0", id, method: "tools/call", params: { name: "test_sampling", arguments: { prompt: `attacker-${id}` } } }, session, 10_000),
     5_000
   )
+}
 
-describe("a sessionless caller of another key sees nothing of a call on the same upstream", () => {
+describe("a caller of another key sees nothing of a call on the same upstream", () => {
   const victims: ReadonlyArray<{ readonly name: string; readonly send: (secret: string) => Promise<unknown> }> = [
     {
       name: "sessionless POST at /mcp, sampling",
@@ -60,10 +66,13 @@ describe("a sessionless caller of another key sees nothing of a call on the same
       const secret = `SECRET-OF-A-${index}-${Date.now()}`
       const attacker = attackerInFlight(100 + index)
       await sleep(400)
-      await victim.send(secret)
+      const victimReply = victim.send(secret)
+      await victimReply
       const seen = await attacker
       expect(seen).toContain(`attacker-${100 + index}`) // B did get its own request
       expect(seen).not.toContain(secret)
+      // and A's call was not answered by B's client: it was told no one client can be asked
+      expect(String(await victimReply)).not.toContain("attacker")
     }, 15_000)
   }
 })

@@ -201,6 +201,16 @@ describe("sessions and revisions", () => {
     expect(called.result.content[0]).toMatchObject({ type: "image", mimeType: "image/png" })
   })
 
+  it("an initialize that fails opens no session", async () => {
+    const before = (await call(`${server.url}/api/stats`, { key: ADMIN })).json.mcpSessions.open
+    for (const params of [{ protocolVersion: 5 }, { protocolVersion: "2025-06-18", capabilities: "all" }, {}]) {
+      const reply = await post({ jsonrpc: "2.0", id: 1, method: "initialize", params })
+      expect((await jsonOf(reply)).error.code).toBe(-32602)
+      expect(reply.headers.get("mcp-session-id")).toBeNull()
+    }
+    expect((await call(`${server.url}/api/stats`, { key: ADMIN })).json.mcpSessions.open).toBe(before)
+  })
+
   it("an earlier revision without a session is refused with 400 naming the header", async () => {
     const reply = await post({ jsonrpc: "2.0", id: 4, method: "tools/list" }, { "mcp-protocol-version": "2025-06-18" })
     expect(reply.status).toBe(400)
