@@ -22,4 +22,6 @@ started=$SECONDS
 log "podman build from $base"
 podman build "${args[@]}" "$root" >&2
 log "built $image in $((SECONDS - started)) s"
+# untagged stages of builds older than a day are not reused: their space is given back
+podman image prune -f --filter until=24h >/dev/null 2>&1 || true
 echo "$image"
