@@ -3,7 +3,7 @@
  * load, in interleaved runs. A benchmark, not a test (not part of `npm test`).
  *
  * Servers (child processes on loopback ports, started fresh for each scenario):
- * - the router, `node src/main.ts serve`: keys on (every request carries a key), rate limits on at the
+ * - the router, `node bin/mcp-router.js serve` (dist/ when built and current): keys on (every request carries a key), rate limits on at the
  *   highest values the configuration allows, audit on, logging at warn;
  * - bench/reference/sdkServer.ts: the official SDK's stateful Streamable HTTP server (the /mcp reference);
  * - bench/reference/bareServer.ts: a bare node:http JSON-RPC server (the /api/mcp/jsonrpc reference).

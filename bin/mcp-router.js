@@ -9,7 +9,7 @@
 // This file therefore keeps to syntax that old Node versions run.
 import { spawn } from "node:child_process"
 import { existsSync, readdirSync, statSync } from "node:fs"
-import { createRequire } from "node:module"
+import * as nodeModule from "node:module"
 import * as path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 
@@ -21,7 +21,7 @@ const major = (version) => Number(version.split(".")[0])
 /** The Node binary of the `node` npm package beside this one, when it is installed. */
 const bundledNode = () => {
   try {
-    const manifest = createRequire(self).resolve("node/package.json")
+    const manifest = nodeModule.createRequire(self).resolve("node/package.json")
     const binary = path.join(path.dirname(manifest), "bin", process.platform === "win32" ? "node.exe" : "node")
     return existsSync(binary) ? binary : undefined
   } catch {
@@ -71,6 +71,9 @@ if (major(process.versions.node) < needed) {
   const entry = existsSync(compiled) && !(existsSync(sources) && newerThan(sources, statSync(compiled).mtimeMs))
     ? compiled
     : path.join(sources, "main.ts")
+  // V8 keeps the code it compiled in a cache folder (NODE_COMPILE_CACHE, else the OS temporary folder)
+  // and the next start reads it instead of compiling again; a folder it cannot write is skipped
+  nodeModule.enableCompileCache?.()
   const { main } = await import(pathToFileURL(entry).href)
   main()
 }

@@ -110,7 +110,8 @@ export interface RouterSetup {
 /** The router from src/main.ts: keys on, rate limits on (at the highest values allowed), logging at warn. */
 export const startRouter = async (setup: RouterSetup) => {
   const port = await freePort()
-  return startProcess("router", ["src/main.ts", "serve", "--config", setup.configFile], {
+  // the command users run: the compiled router (dist/, `npm run build`) when it is current, with V8's compile cache
+  return startProcess("router", ["bin/mcp-router.js", "serve", "--config", setup.configFile], {
     MCP_PORT: String(port),
     MCP_HOST: "127.0.0.1",
     MCP_REQUIRE_API_KEY: "true",
