@@ -6,12 +6,16 @@
  * - the router, `node bin/mcp-router.js serve` (dist/ when built and current): keys on (every request carries a key), rate limits on at the
  *   highest values the configuration allows, audit on, logging at warn;
  * - bench/reference/sdkServer.ts: the official SDK's stateful Streamable HTTP server (the /mcp reference);
- * - bench/reference/bareServer.ts: a bare node:http JSON-RPC server (the /api/mcp/jsonrpc reference).
+ * - bench/reference/bareServer.ts: a bare node:http JSON-RPC server (the /api/mcp/jsonrpc reference);
+ * - for the `replicas` scenario, three routers sharing Redis (redis.url: a redis-server of the run's own,
+ *   or BENCH_REDIS_URL) and a PostgreSQL database made for the run (storage.url, on the server of
+ *   BENCH_POSTGRES_URL or MCP_TEST_POSTGRES_URL) behind a round-robin TCP proxy (bench/lib/roundRobinProxy.ts:
+ *   each connection to the next replica, no stickiness); skipped, saying why, without Redis or PostgreSQL.
  * All read the same 100-byte file in a temporary working directory.
  *
  * Settings (environment): BENCH_DURATION seconds per run (10), BENCH_ROUNDS (3), BENCH_CONNECTIONS (50),
  * BENCH_SESSIONS idle sessions of the memory scenario (10000), BENCH_WARMUP seconds (2), BENCH_SCENARIOS
- * (comma list of mcp-call, mcp-ping, jsonrpc-call, jsonrpc-ping, ws-call, sessions). `--quick` (or
+ * (comma list of mcp-call, mcp-ping, jsonrpc-call, jsonrpc-ping, ws-call, sessions, replicas). `--quick` (or
  * BENCH_QUICK=1) means 3 s, 1 round, 1,000 sessions unless set otherwise.
  *
  * Results: a table on stdout, JSON in bench/results/<timestamp>.json.
@@ -49,6 +53,7 @@ import {
   summarize,
   throughputRows
 } from "./lib/report.ts"
+import { sharedStores, startProxy } from "./lib/replicas.ts"
 import { killAll, otherCpu, repoRoot, rssOf, sampleRss, type Server, startReference, startRouter } from "./lib/servers.ts"
 
 // ---------------------------------------------------------------- settings
@@ -66,7 +71,7 @@ const rounds = Math.round(numberSetting("BENCH_ROUNDS", quick ? 1 : 3, 1, 20))
 const connections = Math.round(numberSetting("BENCH_CONNECTIONS", 50, 1, 150))
 const sessionCount = Math.round(numberSetting("BENCH_SESSIONS", quick ? 1000 : 10_000, 100, 50_000))
 const warmupS = numberSetting("BENCH_WARMUP", Math.min(2, durationS), 0, 60)
-const allScenarios = ["mcp-call", "mcp-ping", "jsonrpc-call", "jsonrpc-ping", "ws-call", "sessions"] as const
+const allScenarios = ["mcp-call", "mcp-ping", "jsonrpc-call", "jsonrpc-ping", "ws-call", "sessions", "replicas"] as const
 type ScenarioId = (typeof allScenarios)[number]
 const selected: ReadonlyArray<ScenarioId> = (() => {
   const raw = process.env["BENCH_SCENARIOS"]
@@ -97,7 +102,7 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
 }
 const perHttpScenario = 2 * warmupS + rounds * 2 * (durationS + 0.5) + 5
 const estimateS = selected.reduce((total, id) =>
-  total + (id === "sessions" ? 10 + sessionCount / 400 : id === "ws-call" ? warmupS + rounds * (durationS + 0.5) + 5 : perHttpScenario), 0)
+  total + (id === "sessions" ? 10 + sessionCount / 400 : id === "ws-call" ? warmupS + rounds * (durationS + 0.5) + 5 : id === "replicas" ? warmupS + rounds * (durationS + 0.5) + 30 : perHttpScenario), 0)
 const boundS = Math.ceil(estimateS * 3 + 120)
 const watchdog = setTimeout(() => {
   process.stderr.write(`\nbench: still running after ${boundS} s (estimate ${Math.round(estimateS)} s); stopping\n`)
@@ -322,6 +327,66 @@ const runSessionsScenario = (setup: Setup) =>
     return { router: routerSummary, reference: sdkSummary }
   })
 
+/**
+ * /mcp tools/call read_file on three routers sharing Redis and PostgreSQL, through the round-robin proxy:
+ * sessions are opened through it too, so a session is mostly served by a replica other than the one that
+ * opened it (taken on from Redis). Peak RSS is the three routers' peaks added up.
+ */
+const replicasTitle = "/mcp tools/call read_file, 3 replicas (Redis + PostgreSQL) behind a round-robin TCP proxy"
+const runReplicasScenario = async (setup: Setup): Promise<ServerSummary | { readonly skipped: string }> => {
+  const stores = await sharedStores()
+  if ("skipped" in stores) return stores
+  const started: Array<Server> = []
+  let proxy: Awaited<ReturnType<typeof startProxy>> | undefined
+  try {
+    const env = { MCP_STORAGE_URL: stores.storageUrl, MCP_REDIS_URL: stores.redisUrl }
+    const replica = (name: string) => startRouter({ adminKey, configFile: setup.configFile, workingDir: setup.workingDir, dataDir: path.join(setup.root, `data-replica-${name}`) }, env, `replica ${name}`)
+    // the first migrates the database and stores the admin key; the two others start together after it
+    started.push(await replica("a"))
+    started.push(...await Promise.all(["b", "c"].map(replica)))
+    for (const server of started) noteStart(server)
+    proxy = await startProxy(started.map((server) => Number(new URL(server.url).port)))
+    const front = proxy.url
+    const scenario = httpScenarios.find((s) => s.id === "mcp-call")!
+    const load = async (seconds: number, label: string, expectBody?: string) => {
+      const key = await createKey(front, adminKey, `bench-${label}-${++keyCount}`)
+      const opened = (await openSessions(front, key, connections)).ids
+      try {
+        let expected = expectBody
+        if (expected === undefined) {
+          const answer = await probe(`${front}/mcp`, key, scenario.body, opened[0])
+          const parsed = JSON.parse(answer.body) as { result?: Record<string, unknown> }
+          if (answer.status !== 200 || !(answer.contentType ?? "").startsWith("application/json") || !scenario.check(parsed.result)) {
+            throw new Error(`replicas: unexpected answer ${answer.status} ${answer.contentType}: ${answer.body.slice(0, 500)}`)
+          }
+          expected = answer.body
+        }
+        const samplers = started.map((server) => sampleRss(server.pid))
+        const others = otherCpu()
+        const result = await runHttp({ url: `${front}/mcp`, key, body: scenario.body, connections, durationS: seconds, sessions: opened, expectBody: expected })
+        return { result: { ...result, otherCpu: others.stop(), peakRss: samplers.reduce((sum, sampler) => sum + sampler.stop(), 0) }, expected }
+      } finally {
+        await closeSessions(front, key, opened)
+      }
+    }
+    const warm = await load(Math.max(warmupS, 0.5), "replicas-warmup")
+    log(`  warm-up 3 replicas: ${fmt(warm.result)}`)
+    const results: Array<RoundResult> = []
+    for (let round = 1; round <= rounds; round++) {
+      await sleep(300)
+      const { result } = await load(durationS, `replicas-r${round}`, warm.expected)
+      results.push({ ...result, round })
+      // PostgreSQL's and Redis's server processes are not the bench's: their CPU counts as other processes'
+      log(`  round ${round} 3 replicas: ${fmt(result)}`)
+    }
+    return summarize("router ×3", results)
+  } finally {
+    await proxy?.stop()
+    await Promise.all(started.map((server) => server.stop()))
+    await stores.stop()
+  }
+}
+
 // ---------------------------------------------------------------- main
 
 const main = async () => {
@@ -333,6 +398,7 @@ const main = async () => {
   const rows: Array<Row> = []
   const scenarios: Record<string, unknown> = {}
   const noise: Array<number> = []
+  const skipped: Array<string> = []
   for (const id of selected) {
     const http = httpScenarios.find((s) => s.id === id)
     if (http !== undefined) {
@@ -341,6 +407,17 @@ const main = async () => {
       rows.push(...throughputRows(http.title, router, reference))
       noise.push(router.otherCpu, reference.otherCpu)
       scenarios[id] = { title: http.title, router, reference }
+    } else if (id === "replicas") {
+      log(`${replicasTitle}: router ×3`)
+      const replicas = await runReplicasScenario(setup)
+      if ("skipped" in replicas) {
+        log(`  skipped: ${replicas.skipped}`)
+        skipped.push(`${replicasTitle}: skipped, ${replicas.skipped}`)
+        scenarios[id] = { title: replicasTitle, skipped: replicas.skipped }
+      } else {
+        rows.push(...throughputRows(replicasTitle, replicas, undefined))
+        scenarios[id] = { title: replicasTitle, router: replicas }
+      }
     } else if (id === "ws-call") {
       log("/ws execute_tool read_file: router")
       const router: ServerSummary = await runWsScenario(setup)
@@ -361,6 +438,7 @@ const main = async () => {
   const startMarkdown = renderMarkdown(startHeader, startSummaries.map(startCells), startRight)
   const elapsedS = Math.round((Date.now() - begun) / 1000)
   process.stdout.write(`\n${table}\n\n${startTable}\n\n`)
+  for (const line of skipped) process.stdout.write(`${line}\n`)
   process.stdout.write(`${facts.cores} cores (${facts.cpu}), Node ${facts.node}; ${rounds} x ${durationS} s per server (medians), ${connections} keep-alive connections; took ${elapsedS} s\n`)
   const noisiest = Math.max(0, ...noise)
   process.stdout.write(noisiest >= 0.1

@@ -26,6 +26,13 @@ export interface Server {
 
 const children = new Set<ChildProcess>()
 
+/** Tracks a child started elsewhere (Redis, the proxy of the replicas scenario): killed with the others, and not counted as another process's CPU. */
+export const track = (child: ChildProcess) => {
+  children.add(child)
+  child.once("exit", () => children.delete(child))
+  return child
+}
+
 /** Kills every child still running, at once (SIGKILL). Safe to call from an exit handler. */
 export const killAll = () => {
   for (const child of children) {
@@ -107,11 +114,14 @@ export interface RouterSetup {
   readonly configFile: string
 }
 
-/** The router from src/main.ts: keys on, rate limits on (at the highest values allowed), logging at warn. */
-export const startRouter = async (setup: RouterSetup) => {
+/**
+ * The router from src/main.ts: keys on, rate limits on (at the highest values allowed), logging at warn;
+ * `env` adds settings (a replica's MCP_STORAGE_URL and MCP_REDIS_URL).
+ */
+export const startRouter = async (setup: RouterSetup, env: Record<string, string> = {}, name = "router") => {
   const port = await freePort()
   // the command users run: the compiled router (dist/, `npm run build`) when it is current, with V8's compile cache
-  return startProcess("router", ["bin/mcp-router.js", "serve", "--config", setup.configFile], {
+  return startProcess(name, ["bin/mcp-router.js", "serve", "--config", setup.configFile], {
     MCP_PORT: String(port),
     MCP_HOST: "127.0.0.1",
     MCP_REQUIRE_API_KEY: "true",
@@ -120,7 +130,8 @@ export const startRouter = async (setup: RouterSetup) => {
     MCP_WORKING_DIR: setup.workingDir,
     MCP_MAX_REQUESTS_PER_MINUTE: "1000000",
     MCP_MAX_REQUESTS_PER_HOUR: "1000000",
-    MCP_LOG_LEVEL: "warn"
+    MCP_LOG_LEVEL: "warn",
+    ...env
   }, port)
 }
 
