@@ -69,7 +69,8 @@ export const KeyRevocations = Layer.effect(
     return KeyStore.of({
       ...keys,
       revoke: (id) =>
-        keys.revoke(id).pipe(Effect.tap(() => bus.publish(revocationsChannel, encodeNotice({ from: bus.replicaId, keyId: id })))),
+        // the notice never holds the revocation up: the store has it already
+        keys.revoke(id).pipe(Effect.tap(() => Effect.sync(() => bus.publishUnsafe(revocationsChannel, encodeNotice({ from: bus.replicaId, keyId: id }))))),
       lookup: (key) =>
         keys.lookup(key).pipe(Effect.map((record) => {
           if (record === undefined || record.revokedAt !== null) return record

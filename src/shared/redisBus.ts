@@ -9,7 +9,7 @@
  * (0 by default): routers on different databases of one Redis server share nothing.
  */
 import * as NodeRedis from "@effect/platform-node/NodeRedis"
-import { Context, Deferred, Effect, Layer, References, Scope } from "effect"
+import { Context, Deferred, Effect, Layer, References, Schedule, Scope } from "effect"
 import { Redis } from "effect/persistence"
 import { randomUUID } from "node:crypto"
 import * as os from "node:os"
@@ -23,6 +23,16 @@ const startWaitMs = 3_000
 const connectTimeoutMs = 2_000
 /** Longest pause between two connection attempts, ms (plus up to 100 ms of jitter). */
 const maxReconnectDelayMs = 1_000
+/**
+ * A connection that stays open while Redis no longer answers (a hung or overloaded server) is caught
+ * by a PING this often; no answer within the timeout counts as disconnected until one comes.
+ */
+const heartbeatMs = 2_000
+const heartbeatTimeoutMs = 1_000
+/** How long a new subscription waits for Redis to confirm it. */
+const subscribeWaitMs = 1_000
+/** A publication not acknowledged within this time is reported as not sent. */
+const publishTimeoutMs = 1_000
 
 const reconnectDelay = (retries: number) => Math.min(50 * 2 ** Math.min(retries, 5), maxReconnectDelayMs) + Math.floor(Math.random() * 100)
 
@@ -55,11 +65,13 @@ export const make = (url: string) =>
     const firstOutcome = yield* Deferred.make<void>()
 
     let everConnected = false
+    /** Set while the connection is open but Redis does not answer the heartbeat. */
+    let unresponsive = false
     /** Set when the router stops: the connections closing then are no loss of Redis. */
     let closing = false
     const update = () => {
       if (closing) return
-      const next: SharedStatus = live !== undefined && live.client.isReady && live.subscriber.isReady
+      const next: SharedStatus = live !== undefined && live.client.isReady && live.subscriber.isReady && !unresponsive
         ? "connected"
         : !everConnected && lastError === undefined
         ? "connecting"
@@ -108,8 +120,8 @@ export const make = (url: string) =>
     }
     // node-redis subscribes again after a reconnection to what it had confirmed; a SUBSCRIBE lost with
     // the connection was never confirmed, so it is sent again once the connection is back
-    const listen = (subscriber: Client, channel: string): void =>
-      void subscriber.subscribe(channel, dispatch).catch((error: unknown) => {
+    const listen = (subscriber: Client, channel: string): Promise<void> =>
+      subscriber.subscribe(channel, dispatch).catch((error: unknown) => {
         failed(error)
         subscriber.once("ready", () => channels.has(channel) && listen(subscriber, channel))
       })
@@ -139,7 +151,11 @@ export const make = (url: string) =>
       // finalizers run last first: this one before the connections close
       yield* Scope.addFinalizer(scope, Effect.sync(() => closing = true))
       for (const [emitter, name] of [[client, "commands"], [subscriber, "subscriber"]] as const) {
-        emitter.on("ready", update)
+        emitter.on("ready", () => {
+          // a new connection answers: the heartbeat's doubt was about the one before
+          if (emitter === client) unresponsive = false
+          update()
+        })
         emitter.on("end", update)
         emitter.on("reconnecting", update)
         emitter.on("error", (error: unknown) => {
@@ -148,7 +164,7 @@ export const make = (url: string) =>
         })
       }
       live = { redis, client, subscriber }
-      for (const channel of channels.keys()) listen(subscriber, channel)
+      for (const channel of channels.keys()) void listen(subscriber, channel)
       update()
       subscriber.connect().catch((error: unknown) => failed(error))
     }).pipe(
@@ -156,6 +172,21 @@ export const make = (url: string) =>
       Effect.forkIn(scope)
     )
     yield* connect
+    // the heartbeat: only a timeout counts here (a closed connection is seen by the client itself)
+    yield* Effect.suspend(() => {
+      if (live === undefined || !live.client.isReady) return Effect.void
+      return live.redis.send("PING").pipe(
+        Effect.timeoutOption(heartbeatTimeoutMs),
+        Effect.match({
+          onFailure: () => {},
+          onSuccess: (answer) => {
+            unresponsive = answer._tag === "None"
+            if (unresponsive) lastError = `no answer to PING within ${heartbeatTimeoutMs} ms`
+            update()
+          }
+        })
+      )
+    }).pipe(Effect.repeat(Schedule.spaced(heartbeatMs)), Effect.forkIn(scope))
     yield* Deferred.await(firstOutcome).pipe(Effect.timeoutOption(startWaitMs))
 
     const notConnected = () => new Redis.RedisError({ cause: new Error(`Redis at ${target} is not connected${lastError === undefined ? "" : `: ${lastError}`}`) })
@@ -180,20 +211,26 @@ export const make = (url: string) =>
       publish: (channel, message) =>
         Effect.suspend(() => {
           const sent = publishPromise(channel, message)
-          return sent === undefined ? Effect.succeed(false) : Effect.promise(() => sent)
+          return sent === undefined
+            ? Effect.succeed(false)
+            : Effect.promise(() => sent).pipe(Effect.timeoutOrElse({ duration: publishTimeoutMs, orElse: () => Effect.succeed(false) }))
         }),
       publishUnsafe: (channel, message) => void publishPromise(channel, message),
       subscribe: (channel, onMessage) =>
         Effect.acquireRelease(
-          Effect.sync(() => {
+          Effect.suspend(() => {
             const full = prefix + channel
             let listeners = channels.get(full)
+            let subscribed: Promise<void> | undefined
             if (listeners === undefined) {
               channels.set(full, listeners = new Set())
-              if (live !== undefined) listen(live.subscriber, full)
+              if (live !== undefined) subscribed = listen(live.subscriber, full)
             }
             listeners.add(onMessage)
-            return full
+            // while connected, Redis confirms the subscription first (at start: before the router serves)
+            return subscribed === undefined || status !== "connected"
+              ? Effect.succeed(full)
+              : Effect.promise(() => subscribed).pipe(Effect.timeoutOption(subscribeWaitMs), Effect.as(full))
           }),
           (full) =>
             Effect.sync(() => {

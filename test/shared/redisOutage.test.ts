@@ -37,7 +37,13 @@ const ready = async (router: RouterProcess) => {
   return { status: reply.status, body: reply.json }
 }
 
-const alerts = async (router: RouterProcess) => (await call(`${router.url}/api/alerts`)).json as { active: Array<any>; recent: Array<any> }
+// every request counts against its address's limit (LIMIT): each look at the alerts comes from a new one
+let readers = 0
+const alerts = async (router: RouterProcess) => {
+  readers++
+  const reply = await call(`${router.url}/api/alerts`, { headers: from(`10.9.${readers >> 8}.${readers & 255}`) })
+  return reply.json as { active: Array<any>; recent: Array<any> }
+}
 
 /** Calls on `router` from `address` until one is refused: how many were served. */
 const servedUntilRefused = async (router: RouterProcess, address: string) => {
@@ -113,5 +119,26 @@ describe.skipIf(redisServerBinary === undefined && !inCi)("losing Redis", () => 
     expect((await toolCall(a, "10.2.0.4", undefined, "write_file", { path: "after.txt", content: "a" })).status).toBe(200)
     const seen = await watcher.next("tool_execution", (m) => m.event.tool === "write_file")
     expect(seen.event).toMatchObject({ tool: "write_file", outcome: "ok" })
+  })
+
+  it("treats a Redis that keeps its connections but stops answering as lost, and serves all along", async () => {
+    expect(await eventually(async () => (await ready(a)).body.status === "ready", 10_000)).toBe(true)
+    redis.pause()
+    try {
+      // the heartbeat (a PING every 2 s, 1 s to answer) finds out; calls meanwhile wait at most 1 s for Redis
+      const served = toolCall(a, "10.2.1.1")
+      const firing = async () => (await alerts(a)).active.find((alert) => alert.rule === "redis")
+      expect(await eventually(async () => (await firing()) !== undefined, 8_000), a.output()).toBe(true)
+      expect((await firing())?.message).toContain("no answer to PING within 1000 ms")
+      expect((await ready(a)).body).toMatchObject({ status: "degraded", shared: { redis: "disconnected" } })
+      expect((await served).status).toBe(200)
+      const started = Date.now()
+      expect((await toolCall(a, "10.2.1.2")).status).toBe(200)
+      expect(Date.now() - started, "ms a call took while Redis was known to hang").toBeLessThan(1_000)
+    } finally {
+      redis.resume()
+    }
+    expect(await eventually(async () => (await ready(a)).body.status === "ready", 10_000), a.output()).toBe(true)
+    expect((await alerts(a)).active.find((alert) => alert.rule === "redis")).toBeUndefined()
   })
 })

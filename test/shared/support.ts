@@ -100,6 +100,9 @@ export interface OwnRedis {
   readonly kill: () => Promise<void>
   /** Starts it again on the same port (empty: nothing is persisted). */
   readonly restart: () => Promise<void>
+  /** SIGSTOP / SIGCONT: the connections stay open, and nothing is answered meanwhile. */
+  readonly pause: () => void
+  readonly resume: () => void
 }
 
 /** A Redis server of the test's own on a free port, stopped after the file. */
@@ -123,6 +126,7 @@ export const startOwnRedis = async (): Promise<OwnRedis> => {
     const running = child
     if (running === undefined || running.exitCode !== null || running.signalCode !== null) return
     const exited = new Promise((resolve) => running.once("exit", resolve))
+    running.kill("SIGCONT")
     running.kill("SIGKILL")
     await exited
   }
@@ -131,7 +135,13 @@ export const startOwnRedis = async (): Promise<OwnRedis> => {
     await kill()
     fs.rmSync(dir, { recursive: true, force: true })
   })
-  return { url: `redis://127.0.0.1:${port}`, kill, restart: start }
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    kill,
+    restart: start,
+    pause: () => void child?.kill("SIGSTOP"),
+    resume: () => void child?.kill("SIGCONT")
+  }
 }
 
 export interface RouterProcess {
