@@ -21,6 +21,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { call } from "../support/http.ts"
 import { makeTempDir, type RunningServer } from "../support/server.ts"
+import { waitFor as pollFor } from "../upstreams/support.ts"
 
 export type { RunningServer }
 export type Kind = "http" | "stdio"
@@ -75,21 +76,8 @@ export const gatedUpstream = (name: string, prefix: string, gate: string, module
 // ---------------------------------------------------------------------------------------------------------
 // bounded waits, process hygiene
 
-/** Polls `check` every `everyMs` until it returns something other than undefined/false; fails naming `what` after `ms`. */
-export const waitFor = async <A>(what: string, check: () => A | Promise<A>, ms = WAIT_MS, everyMs = 50): Promise<Exclude<A, undefined | false>> => {
-  const deadline = Date.now() + ms
-  let last: unknown
-  for (;;) {
-    try {
-      const value = await check()
-      if (value !== undefined && value !== false) return value as Exclude<A, undefined | false>
-    } catch (error) {
-      last = error
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}${last === undefined ? "" : `: ${String(last)}`}`)
-    await sleep(everyMs)
-  }
-}
+/** Polls `check` until it returns something other than undefined/false; fails naming `what` after `ms` (15 s here). */
+export const waitFor = <A>(what: string, check: () => A | Promise<A>, ms = WAIT_MS, everyMs = 50) => pollFor(what, check, ms, everyMs)
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
