@@ -12,7 +12,7 @@
  * - a WebSocket client on B sees a call made on A;
  * - a configuration change and a rollback made on A apply on C;
  * - killing one replica under load leaves the clients of the others unaffected, and the sessions that
- *   went through it continue on the others;
+ *   went through it continue on the others (calls, and their GET streams opened again on a survivor);
  * - `mcp-router audit verify` on the same database accepts the one chain all of them wrote.
  *
  * Needs redis-server (or MCP_TEST_REDIS_URL) and MCP_TEST_POSTGRES_URL (`bash .ci/redis.sh`,
@@ -349,6 +349,10 @@ describe.skipIf(!serversAvailable && !inCi)("three replicas sharing Redis and Po
       // after the kill, none of its requests reached A (the proxy skips a replica that refuses connections)
       expect(served(session, deadAt, Number.POSITIVE_INFINITY).has("a"), session.name).toBe(false)
     }
+    // each session's GET stream is open on a survivor (the SDK opened it again where its replica died)
+    const streamOpen = (session: ScaleClient) => session.requests().some((r) => r.requestLine.startsWith("GET /mcp") && r.replica !== "a" && r.closedAt === undefined)
+    expect(await within(() => throughProxy.every(streamOpen), 5_000), JSON.stringify(throughProxy.map((session) =>
+      session.requests().filter((r) => r.requestLine.startsWith("GET")).map((r) => [r.replica, r.at - killedAt, r.closedAt === undefined ? "open" : r.closedAt - killedAt])))).toBeDefined()
     // together they were served by the three before the kill, and by both survivors after it
     const union = (since: number, until: number) => new Set(throughProxy.flatMap((session) => [...served(session, since, until)]))
     expect(union(0, killedAt)).toEqual(new Set(["a", "b", "c"]))
