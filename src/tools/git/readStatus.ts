@@ -14,7 +14,7 @@
  * - ahead/behind are counted over at most `maxCommits` commits.
  */
 import ignoreModule, { type Ignore } from "ignore"
-import * as git from "isomorphic-git"
+import type * as IsomorphicGit from "isomorphic-git"
 import { createHash } from "node:crypto"
 import * as path from "node:path"
 import { allValues, isFalse, lastValue } from "./gitConfig.ts"
@@ -94,7 +94,12 @@ const isNotFound = (error: unknown) => {
   return e?.code === "NotFoundError" || e?.name === "NotFoundError" || e?.code === "ENOENT"
 }
 
+/** isomorphic-git, loaded at the first git_status: a router that never runs one does not hold it. */
+let loaded: Promise<typeof IsomorphicGit> | undefined
+const loadGit = () => (loaded ??= import("isomorphic-git"))
+
 export const readGitStatus = async (options: StatusOptions): Promise<GitStatus> => {
+  const git = await loadGit()
   const { root, repo } = options
   const worktree = repo.worktree
   if (worktree === undefined) throw new StatusFailure(`${path.relative(root, repo.gitdir) || "."} has no work tree to report on (a bare repository, or the inside of a .git folder)`)
@@ -144,7 +149,7 @@ export const readGitStatus = async (options: StatusOptions): Promise<GitStatus> 
           upstream = shorten(tracking)
           const upstreamCommit = await git.resolveRef({ fs, gitdir, ref: tracking }).catch(() => null)
           if (upstreamCommit !== null && commit !== null) {
-            ;[ahead, behind] = await aheadBehind(fs, gitdir, cache, commit, upstreamCommit, options.maxCommits)
+            ;[ahead, behind] = await aheadBehind(git, fs, gitdir, cache, commit, upstreamCommit, options.maxCommits)
           }
         }
       }
@@ -424,7 +429,8 @@ class Heap<T> {
  * its child (clock skew) can miscount, as in git.
  */
 const aheadBehind = async (
-  fs: git.PromiseFsClient,
+  git: typeof IsomorphicGit,
+  fs: IsomorphicGit.PromiseFsClient,
   gitdir: string,
   cache: object,
   left: string,
