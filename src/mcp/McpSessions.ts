@@ -6,8 +6,9 @@
  * With `redis.url`, sessions are shared by the replicas (see ./sharedSessions.ts).
  */
 import { randomUUID } from "node:crypto"
-import { Context, Duration, Effect, Fiber, Layer, Option, Schedule } from "effect"
+import { Context, Duration, Effect, Fiber, Layer, Metric, Option, Schedule } from "effect"
 import { AppConfig } from "../config/AppConfig.ts"
+import { mcpSessionsOpen } from "../observability/instruments.ts"
 import type { Caller } from "../router/Caller.ts"
 import { KeyWatch } from "../security/KeyWatch.ts"
 import { SharedBus } from "../shared/SharedBus.ts"
@@ -54,6 +55,9 @@ export class McpSessions extends Context.Service<McpSessions, {
       const sessions = new Map<string, Held>()
       const perOwner = new Map<string, number>()
       const budget = new ReplayBudget(config.current().mcp.replayBytes)
+      const runSync = Effect.runSyncWith(yield* Effect.context<never>())
+      const counted = () => runSync(Metric.update(mcpSessionsOpen, sessions.size))
+      counted()
       const shared = Option.isSome(bus) && bus.value.enabled && bus.value.redis !== undefined
         ? makeSharedSessions(bus.value, () => config.current().mcp.sessionIdleTimeout)
         : undefined
@@ -69,6 +73,7 @@ export class McpSessions extends Context.Service<McpSessions, {
         const count = (perOwner.get(session.owner) ?? 1) - 1
         if (count === 0) perOwner.delete(session.owner)
         else perOwner.set(session.owner, count)
+        counted()
       }
       /** Ends a session, everywhere once its record is gone. */
       const end = (id: string) =>
@@ -102,6 +107,7 @@ export class McpSessions extends Context.Service<McpSessions, {
         const held: Held = { id, owner, peer, streams, lastUsed: Date.now(), busy: 0, release: () => (detach(), unwatch()) }
         sessions.set(id, held)
         perOwner.set(owner, (perOwner.get(owner) ?? 0) + 1)
+        counted()
         return held
       }
 

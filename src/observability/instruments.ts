@@ -17,6 +17,7 @@ export const authFailures = Metric.counter("mcp_router_auth_failures_total", { d
 export const rateLimited = Metric.counter("mcp_router_rate_limited_total", { description: "Requests refused by rate limits", incremental: true })
 export const blockedRequests = Metric.counter("mcp_router_blocked_requests_total", { description: "Requests refused for their address or origin", incremental: true })
 export const websocketConnections = Metric.gauge("mcp_router_websocket_connections", { description: "Open WebSocket connections" })
+export const mcpSessionsOpen = Metric.gauge("mcp_router_mcp_sessions", { description: "MCP sessions at /mcp this router holds" })
 export const residentMemory = Metric.gauge("process_resident_memory_bytes", { description: "Resident memory size in bytes" })
 export const heapUsed = Metric.gauge("nodejs_heap_used_bytes", { description: "V8 heap in use in bytes" })
 export const cpuSeconds = Metric.gauge("process_cpu_seconds", { description: "User and system CPU time spent, in seconds" })

@@ -139,7 +139,7 @@ describe.skipIf(skip)("monitoring (deploy/prometheus, deploy/grafana)", () => {
     expect(checked.code, checked.stdout + checked.stderr).toBe(0)
   })
 
-  it("shows what the issue asks for: routes, tools and outcomes, latency percentiles, rate limits, upstreams, WebSocket, memory and CPU", () => {
+  it("shows what the issue asks for: routes, tools and outcomes, latency percentiles, rate limits, upstreams, WebSocket, sessions, memory and CPU", () => {
     const text = dashboardQueries.map((query) => query.expr).join("\n")
     for (const needed of [
       /sum by \(route\) \(rate\(mcp_router_http_requests_total/,
@@ -150,6 +150,7 @@ describe.skipIf(skip)("monitoring (deploy/prometheus, deploy/grafana)", () => {
       /mcp_router_rate_limited_total/,
       /mcp_router_upstream_up/,
       /mcp_router_websocket_connections/,
+      /mcp_router_mcp_sessions/,
       /process_resident_memory_bytes/,
       /rate\(process_cpu_seconds/
     ]) {
