@@ -67,17 +67,44 @@ const PASSED = /Passed: (\d+)\/\1, 0 failed/
 const PARALLEL = 4
 const SCENARIO_MS = 60_000
 
+/**
+ * Scenarios whose upstream asks the client something or logs during the call. The router relays those to
+ * the call's client only while every call in flight on that upstream is one client's (it never guesses
+ * whose they are), so against the router each runs alone: no other scenario has a call in flight then.
+ */
+const EXCLUSIVE = new Set([
+  "tools-call-with-logging",
+  "tools-call-sampling",
+  "tools-call-elicitation",
+  "elicitation-sep1034-defaults",
+  "elicitation-sep1330-enums"
+])
+
+/** At most PARALLEL shared turns at once; an exclusive turn waits for the others to end and runs alone. */
 let running = 0
-const waiting: Array<() => void> = []
-const inTurn = async <A>(task: () => Promise<A>): Promise<A> => {
-  if (running >= PARALLEL) await new Promise<void>((resolve) => waiting.push(resolve))
-  else running++
+let exclusive = false
+const waiting: Array<{ readonly alone: boolean; readonly go: () => void }> = []
+const admit = () => {
+  while (waiting.length > 0 && !exclusive) {
+    const next = waiting[0]!
+    if (next.alone ? running > 0 : running >= PARALLEL) return
+    waiting.shift()
+    running++
+    if (next.alone) exclusive = true
+    next.go()
+  }
+}
+const inTurn = async <A>(task: () => Promise<A>, alone = false): Promise<A> => {
+  await new Promise<void>((go) => {
+    waiting.push({ alone, go })
+    admit()
+  })
   try {
     return await task()
   } finally {
-    const next = waiting.shift()
-    if (next === undefined) running--
-    else next()
+    running--
+    if (alone) exclusive = false
+    admit()
   }
 }
 
@@ -86,13 +113,16 @@ const runCli = (args: ReadonlyArray<string>) =>
     execFile(nodeBin, [cli, ...args], { timeout: SCENARIO_MS }, (_error, stdout, stderr) => resolve(`${stdout}${stderr}`))
   })
 
-const runScenario = (url: string, scenario: string) => inTurn(() => runCli(["server", "--url", url, "--scenario", scenario]))
+const runScenario = (url: string, scenario: string, alone = false) => inTurn(() => runCli(["server", "--url", url, "--scenario", scenario]), alone)
 
-/** One test per scenario, against the MCP endpoint `url()` answers once the block's beforeAll is done. */
-const scenarioTests = (url: () => string) => {
+/**
+ * One test per scenario, against the MCP endpoint `url()` answers once the block's beforeAll is done;
+ * `oneUpstream`: the endpoint relays one shared upstream connection (the router), see EXCLUSIVE.
+ */
+const scenarioTests = (url: () => string, oneUpstream: boolean) => {
   for (const scenario of SCENARIOS) {
     it.concurrent(`passes ${scenario}`, async () => {
-      const output = await runScenario(url(), scenario)
+      const output = await runScenario(url(), scenario, oneUpstream && EXCLUSIVE.has(scenario))
       expect(output).toMatch(PASSED)
     }, 2 * SCENARIO_MS)
   }
@@ -124,7 +154,7 @@ describe("the router, with the fixture server as an unprefixed stdio upstream", 
     if (server !== undefined) await support.stop(server)
   })
 
-  scenarioTests(() => `${server!.url}/mcp?api_key=${support.ADMIN}`)
+  scenarioTests(() => `${server!.url}/mcp?api_key=${support.ADMIN}`, true)
 })
 
 describe("the fixture server alone, over Streamable HTTP", () => {
@@ -161,5 +191,5 @@ describe("the fixture server alone, over Streamable HTTP", () => {
     clearTimeout(timer)
   })
 
-  scenarioTests(() => url)
+  scenarioTests(() => url, false)
 })
