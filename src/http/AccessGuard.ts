@@ -10,8 +10,7 @@ import * as ByteSize from "effect/ByteSize"
 import { HttpBody, HttpIncomingMessage, HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { AppConfig } from "../config/AppConfig.ts"
 import type { Caller } from "../router/Caller.ts"
-import { CurrentCaller, InternalRequest } from "../router/CurrentCaller.ts"
-import { edgeErrorWire } from "../router/wire.ts"
+import { CurrentCaller } from "../router/CurrentCaller.ts"
 import { Auth, credentialFrom, type Identity } from "../security/Auth.ts"
 import { IpGuard } from "../security/IpGuard.ts"
 import { type KeyEnd, KeyWatch } from "../security/KeyWatch.ts"
@@ -55,7 +54,7 @@ const hasBody = (headers: Readonly<Record<string, string | undefined>>) =>
 export class AccessGuard extends Context.Service<AccessGuard, {
   /** A route whose handler runs only for callers its access admits; it is added to the route table. */
   readonly route: <E, R>(method: Method, path: `/${string}` | "*", access: Access, handler: Guarded<E, R>) => HttpRouter.Route<never, Exclude<R, CurrentCaller>>
-  /** Guards the routes a Layer registers itself (effect's MCP transport), declared here as `method path`. */
+  /** Guards the routes a Layer registers itself (the JSON-RPC route), declared here as `method path`. */
   readonly middleware: (method: Method, path: string, access: Access) => <E, R>(handler: Guarded<E, R>) => Handler<never, Exclude<R, CurrentCaller>>
   /** Every route declared so far, with its access in words. */
   readonly routes: () => ReadonlyArray<DeclaredRoute>
@@ -73,11 +72,6 @@ export class AccessGuard extends Context.Service<AccessGuard, {
 
       const guard = <E, R>(label: string, access: Access, handle: Guarded<E, R>): Handler<never, Exclude<R, CurrentCaller>> =>
         Effect.gen(function*() {
-          const internal = yield* Effect.serviceOption(InternalRequest)
-          if (Option.isSome(internal)) {
-            const answer = yield* Effect.provideService(handle, CurrentCaller, internal.value).pipe(Effect.orDie)
-            return HttpServerResponse.isHttpServerResponse(answer) ? answer : HttpServerResponse.empty({ status: edgeErrorWire(answer).status })
-          }
           const request = yield* HttpServerRequest.HttpServerRequest
           const matched = yield* Effect.serviceOption(MatchedRoute)
           if (Option.isSome(matched)) matched.value.path = label
@@ -137,21 +131,15 @@ export class AccessGuard extends Context.Service<AccessGuard, {
           if (declaredLength > security.maxPayloadBytes) return refuse(new PayloadTooLarge({ limit: security.maxPayloadBytes }), cors)
           const maxBodySize = ByteSize.fromInputUnsafe(security.maxPayloadBytes)
           if (access.body && headers["content-length"] === undefined && headers["transfer-encoding"] !== undefined) {
-            // a body of unknown length is read here, under the cap: routes that swallow read errors
-            // (effect's MCP transport answers them as parse errors) then reuse the cached copy
+            // a body of unknown length is read here, under the cap; the route then reads the cached copy
             const read = yield* request.arrayBuffer.pipe(Effect.provideService(HttpIncomingMessage.MaxBodySize, maxBodySize), Effect.result)
             if (read._tag === "Failure" && isBodyTooLarge(read.failure)) return refuse(new PayloadTooLarge({ limit: security.maxPayloadBytes }), cors)
           }
 
           const caller: Caller = { transport: access.transport, ...identity, ip }
-          // the Origin was checked above; effect's MCP transport would otherwise check it against its own fixed list
-          const forwarded = headers["origin"] === undefined
-            ? request
-            : request.modify({ headers: Object.fromEntries(Object.entries(headers).filter(([name]) => name !== "origin")) as typeof headers })
           const served = handle.pipe(
             Effect.map((answer) => (HttpServerResponse.isHttpServerResponse(answer) ? answer : refuse(answer, cors))),
             Effect.provideService(CurrentCaller, caller),
-            Effect.provideService(HttpServerRequest.HttpServerRequest, forwarded),
             Effect.provideService(HttpIncomingMessage.MaxBodySize, maxBodySize),
             access.timed
               ? Effect.timeoutOrElse({
