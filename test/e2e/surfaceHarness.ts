@@ -21,7 +21,9 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { call } from "../support/http.ts"
 import { makeTempDir, type RunningServer } from "../support/server.ts"
-import { waitFor as pollFor } from "../upstreams/support.ts"
+import { processesWith, waitFor as pollFor } from "../upstreams/support.ts"
+
+export { processesWith }
 
 export type { RunningServer }
 export type Kind = "http" | "stdio"
@@ -90,17 +92,7 @@ export const within = <A>(promise: Promise<A>, what: string, ms = WAIT_MS): Prom
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
 
-/** Pids of the live (not zombie) processes whose command line contains `text`. */
-export const processesWith = (text: string): Array<number> =>
-  fs.readdirSync("/proc").filter((entry) => /^\d+$/.test(entry)).map(Number).filter((pid) => {
-    if (pid === process.pid) return false
-    try {
-      if (/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8"))) return false
-      return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(text)
-    } catch {
-      return false
-    }
-  })
+
 
 const killQuietly = (pid: number) => {
   try {

@@ -3,28 +3,13 @@
  * sampling request) reaches the caller, and what it sends on its own stream (resource updates, list
  * changes) reaches the router, like a stdio upstream's.
  */
-import { spawn } from "node:child_process"
 import { describe, expect, it } from "vitest"
-import { cleanupAfterEach, everythingServer, freePort, onCleanup, text, waitFor } from "./support.ts"
+import { cleanupAfterEach, httpEverything, text, waitFor } from "./support.ts"
 import { cleanupRuntimesAfterEach, clientSide, makeRouter } from "./service.ts"
 
 cleanupAfterEach()
 cleanupRuntimesAfterEach()
 
-/** server-everything on Streamable HTTP, killed after the test; its /mcp URL. */
-const httpEverything = async () => {
-  const port = await freePort()
-  const child = spawn(process.execPath, [everythingServer, "streamableHttp"], { env: { ...process.env, PORT: String(port) }, stdio: ["ignore", "ignore", "pipe"] })
-  onCleanup(() => new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve()
-    child.once("exit", () => resolve())
-    child.kill("SIGKILL")
-  }))
-  let stderr = ""
-  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
-  await waitFor("server-everything to listen", () => stderr.includes(`listening on port ${port}`))
-  return `http://127.0.0.1:${port}/mcp`
-}
 
 describe("server-everything over Streamable HTTP", () => {
   it("relays progress and a sampling request to the caller, and its resource updates as events", async () => {

@@ -5,7 +5,6 @@
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
-import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
@@ -14,11 +13,10 @@ import {
   callTool,
   cleanupAfterEach,
   everythingServer,
+  httpEverything,
   filesystemServer,
-  freePort,
   listed,
   markerDir,
-  onCleanup,
   request,
   secured,
   start,
@@ -135,18 +133,9 @@ describe("server-everything over stdio", () => {
 
 describe("server-everything over Streamable HTTP", () => {
   it("lists and calls the tools of an HTTP upstream", async () => {
-    const port = await freePort()
-    const child = spawn(process.execPath, [everythingServer, "streamableHttp"], { env: { ...process.env, PORT: String(port) }, stdio: ["ignore", "ignore", "pipe"] })
-    onCleanup(() => new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve()
-      child.once("exit", () => resolve())
-      child.kill("SIGKILL")
-    }))
-    let stderr = ""
-    child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
-    await waitFor("server-everything to listen", () => stderr.includes(`listening on port ${port}`))
+    const url = await httpEverything()
 
-    const server = await start({ upstreams: [{ name: "remote", transport: { type: "http", url: `http://127.0.0.1:${port}/mcp` } }] })
+    const server = await start({ upstreams: [{ name: "remote", transport: { type: "http", url } }] })
     const status = await whenUp(server, "remote")
     expect(status).toMatchObject({ transport: "http", lastError: null })
     expect(status.tools).toEqual(expect.arrayContaining(["remote__echo", "remote__get-sum"]))

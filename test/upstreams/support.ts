@@ -4,6 +4,7 @@
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
@@ -204,3 +205,18 @@ export const listed = async (server: RunningServer, key?: string): Promise<Array
 
 export const callTool = (server: RunningServer, name: string, args: Record<string, unknown> = {}, key?: string) =>
   rpc(server, "tools/call", { name, arguments: args }, key)
+
+/** server-everything on Streamable HTTP, killed after the test; its /mcp URL. */
+export const httpEverything = async () => {
+  const port = await freePort()
+  const child = spawn(process.execPath, [everythingServer, "streamableHttp"], { env: { ...process.env, PORT: String(port) }, stdio: ["ignore", "ignore", "pipe"] })
+  onCleanup(() => new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve()
+    child.once("exit", () => resolve())
+    child.kill("SIGKILL")
+  }))
+  let stderr = ""
+  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
+  await waitFor("server-everything to listen", () => stderr.includes(`listening on port ${port}`))
+  return `http://127.0.0.1:${port}/mcp`
+}
