@@ -2,8 +2,13 @@
  * The `mcp-router` command line: serve (default), stdio, config validate, keys, audit. Commands receive the layers
  * to launch from `main.ts`, which owns the wiring.
  */
-import { Console, Effect, Layer, Option } from "effect"
-import { Argument, Command, Flag } from "effect/cli"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Argument from "effect/cli/Argument"
+import * as Command from "effect/cli/Command"
+import * as Flag from "effect/cli/Flag"
 import { environmentVariables, loadConfig } from "../config/load.ts"
 import { makeStorageCommands, type StorageLayer } from "./storageCommands.ts"
 

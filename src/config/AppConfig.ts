@@ -2,7 +2,12 @@
  * The running configuration: read on every request (cheap), replaced only through the same
  * validation that start-up uses, so an update is applied whole or not at all.
  */
-import { Context, Effect, Layer, Schema, Stream, SubscriptionRef } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as path from "node:path"
 import { ConfigError } from "./ConfigError.ts"
 import { loadConfigWithFiles, setPath, validateConfig } from "./load.ts"

@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 /** Invalid configuration: each problem names the field, the value and what is expected. */
 export class ConfigError extends Schema.TaggedError<ConfigError>()("ConfigError", {

@@ -1,5 +1,5 @@
 /** `${VAR}` in configured secrets (API headers, database URLs) is read from the environment at use. */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { ToolFailure } from "../tools/ToolDefinition.ts"
 
 const reference = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g

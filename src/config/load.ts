@@ -3,7 +3,9 @@
  * Every source is checked by the same Schema, and every problem is reported with the field, the value
  * and what was expected.
  */
-import { Effect, Schema, SchemaIssue } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"

@@ -2,7 +2,8 @@
  * The one Schema of the router's configuration. Every key has a default, so a config file
  * may hold only what it changes; unknown keys are errors (see `decodeConfig`).
  */
-import { Effect, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import { parseAddressRange } from "../net/addressRange.ts"
 
 // the default is shown in the generated JSON Schema too, so editors can tell it

@@ -1,5 +1,5 @@
 /** Writes config/mcp-router.schema.json from the configuration Schema (npm run schema). */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import * as fs from "node:fs"
 import { RouterConfig } from "./schema.ts"
 

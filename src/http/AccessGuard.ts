@@ -5,9 +5,20 @@
  * `server.timeout`, as the request's CurrentCaller, ended if its key is revoked meanwhile. A refusal is
  * answered here in the route's wire format; no body is read before the caller is known.
  */
-import { Cause, Context, Deferred, Effect, Exit, Layer, Option, Stream } from "effect"
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
 import * as ByteSize from "effect/ByteSize"
-import { HttpBody, HttpIncomingMessage, HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
+import * as HttpBody from "effect/http/HttpBody"
+import * as HttpIncomingMessage from "effect/http/HttpIncomingMessage"
+import * as HttpRouter from "effect/http/HttpRouter"
+import * as HttpServerRequest from "effect/http/HttpServerRequest"
+import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import { AppConfig } from "../config/AppConfig.ts"
 import type { Caller } from "../router/Caller.ts"
 import { CurrentCaller } from "../router/CurrentCaller.ts"

@@ -2,8 +2,12 @@
  * Administration over HTTP (admin permission, checked at the edge): GET /config (secrets redacted),
  * POST /config (runtime changes, API keys, rollback), GET /api/audit, and GET /api/security/stats.
  */
-import { Effect, Option, Schema } from "effect"
-import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as HttpRouter from "effect/http/HttpRouter"
+import * as HttpServerRequest from "effect/http/HttpServerRequest"
+import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import { AppConfig } from "../config/AppConfig.ts"
 import { redactConfig, storableConfig, withLocalSettings } from "../config/redactConfig.ts"
 import type { RouterConfigInput } from "../config/schema.ts"

@@ -3,8 +3,10 @@
  * and interruption when the client goes away. Access is decided by the route that matched
  * (AccessGuard), not here.
  */
-import { Context, Effect } from "effect"
-import { HttpRouter, HttpServerRequest } from "effect/http"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as HttpRouter from "effect/http/HttpRouter"
+import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import { recordHttpRequest } from "../observability/instruments.ts"
 
 /** The template of the route that matched ("other" until one does), for bounded metric labels. */

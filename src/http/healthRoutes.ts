@@ -1,6 +1,6 @@
 /** Probes, public like /health: GET /health/live (the process answers) and GET /health/ready (it can serve). */
-import { Effect } from "effect"
-import { HttpRouter } from "effect/http"
+import * as Effect from "effect/Effect"
+import * as HttpRouter from "effect/http/HttpRouter"
 import { Readiness } from "../observability/Readiness.ts"
 import { jsonResponse } from "./jsonResponse.ts"
 import { AccessGuard } from "./AccessGuard.ts"

@@ -1,4 +1,4 @@
-import { HttpServerResponse } from "effect/http"
+import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import { edgeErrorBody, edgeErrorWire, httpErrorBody } from "../router/wire.ts"
 import type { EdgeError } from "../security/SecurityErrors.ts"
 

@@ -6,8 +6,11 @@
  * caller's rate limit on its own.
  */
 import { randomUUID } from "node:crypto"
-import { Effect, Option } from "effect"
-import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as HttpRouter from "effect/http/HttpRouter"
+import * as HttpServerRequest from "effect/http/HttpServerRequest"
+import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import { AppConfig } from "../config/AppConfig.ts"
 import { failure, type JsonRpcResponse, parseBody } from "../mcp/jsonRpc.ts"
 import { McpEngine, type Profile } from "../mcp/McpEngine.ts"

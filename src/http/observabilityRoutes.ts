@@ -2,8 +2,11 @@
  * GET /metrics (JSON), GET /metrics/prometheus (exposition text), GET /metrics/history, GET /api/stats and
  * GET /api/alerts; all need read.
  */
-import { Effect, Schema } from "effect"
-import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import * as HttpRouter from "effect/http/HttpRouter"
+import * as HttpServerRequest from "effect/http/HttpServerRequest"
+import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import { Alerts } from "../observability/Alerts.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import { Sampler } from "../observability/Sampler.ts"

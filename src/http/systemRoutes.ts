@@ -1,6 +1,10 @@
 /** GET /health, GET /api/tools and GET /logs. */
-import { Effect, Layer, Option, Schema } from "effect"
-import { HttpRouter, HttpServerRequest } from "effect/http"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as HttpRouter from "effect/http/HttpRouter"
+import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import { LogLevelName } from "../config/schema.ts"
 import { LogBuffer } from "../logging/Logging.ts"
 import { ToolStats } from "../observability/ToolStats.ts"

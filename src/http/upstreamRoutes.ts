@@ -1,6 +1,6 @@
 /** GET /api/upstreams (read): each upstream's state, tools, last error and latency. */
-import { Effect } from "effect"
-import { HttpRouter } from "effect/http"
+import * as Effect from "effect/Effect"
+import * as HttpRouter from "effect/http/HttpRouter"
 import { Upstreams } from "../upstreams/Upstreams.ts"
 import { jsonResponse } from "./jsonResponse.ts"
 import { AccessGuard } from "./AccessGuard.ts"

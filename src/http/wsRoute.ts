@@ -1,6 +1,7 @@
 /** GET /ws: upgrades to the WebSocket API (src/ws). A plain GET is told to upgrade. */
-import { Effect } from "effect"
-import { HttpRouter, HttpServerRequest } from "effect/http"
+import * as Effect from "effect/Effect"
+import * as HttpRouter from "effect/http/HttpRouter"
+import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import { CurrentCaller } from "../router/CurrentCaller.ts"
 import { makeSession } from "../ws/session.ts"
 import { webSocketOf } from "../ws/trackedWebSocket.ts"
@@ -9,7 +10,7 @@ import type { Socket } from "node:net"
 import { errorResponse } from "./jsonResponse.ts"
 import { AccessGuard } from "./AccessGuard.ts"
 import { webSocketAccess } from "./access.ts"
-import { HttpServerResponse } from "effect/http"
+import * as HttpServerResponse from "effect/http/HttpServerResponse"
 
 export const WsRoute = HttpRouter.use((router) =>
   Effect.gen(function*() {

@@ -3,7 +3,12 @@
  * size-rotated file under logDir, and a ring buffer of recent entries for GET /logs. Every entry is
  * redacted before it goes anywhere.
  */
-import { Cause, Context, Effect, Layer, Logger, References } from "effect"
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as References from "effect/References"
 import * as path from "node:path"
 import { AppConfig } from "../config/AppConfig.ts"
 import type { LogLevelName } from "../config/schema.ts"

@@ -5,7 +5,9 @@
  * read it to relay what their upstream sends during the call. Transports without a way back to the
  * client (plain JSON-RPC, WebSocket) provide none, and upstreams are told the client cannot answer.
  */
-import { Context, Data, type Effect } from "effect"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import type * as Effect from "effect/Effect"
 
 /** An error the client (or the engine on its behalf) answered a server-to-client request with. */
 export class ClientRequestFailed extends Data.TaggedError("ClientRequestFailed")<{

@@ -4,8 +4,14 @@
  * `Router.call` (permissions, limits, audit, metrics), everything else of the protocol surface to the
  * upstreams that own it. Results pass through as JSON, never re-validated, so content arrives as sent.
  */
-import { Context, Effect, Exit, Fiber, Layer, Schema, Stream } from "effect"
-import { McpSchema } from "effect/ai"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import * as McpSchema from "effect/ai/McpSchema"
 import { recordJsonRpcError } from "../observability/instruments.ts"
 import { Router } from "../router/Router.ts"
 import { JsonRpcCode, routerErrorToMcpCall, toCallToolResult, toToolListing } from "../router/wire.ts"

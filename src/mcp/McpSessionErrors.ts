@@ -1,5 +1,5 @@
 /** Why /mcp refused a request before the protocol engine saw it; wire.ts maps each to HTTP and JSON-RPC. */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 export class SessionNotFound extends Schema.TaggedError<SessionNotFound>()("SessionNotFound", {}) {
   override get message(): string {

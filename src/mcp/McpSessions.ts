@@ -6,7 +6,14 @@
  * With `redis.url`, sessions are shared by the replicas (see ./sharedSessions.ts).
  */
 import { randomUUID } from "node:crypto"
-import { Context, Duration, Effect, Fiber, Layer, Metric, Option, Schedule } from "effect"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import { AppConfig } from "../config/AppConfig.ts"
 import { mcpSessionsOpen } from "../observability/instruments.ts"
 import type { Caller } from "../router/Caller.ts"

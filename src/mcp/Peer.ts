@@ -3,7 +3,9 @@
  * request. It keeps what the client declared, the requests it has running (so notifications/cancelled
  * can stop them) and the requests the router sent it that await an answer.
  */
-import { Deferred, Effect, type Fiber } from "effect"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import type { Caller } from "../router/Caller.ts"
 import { JsonRpcCode } from "../router/wire.ts"
 import { type ClientChannel, ClientRequestFailed } from "./CallContext.ts"

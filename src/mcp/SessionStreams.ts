@@ -5,7 +5,8 @@
  * stream. Sessions keep a replay log so a lost stream resumes with `Last-Event-ID`; a sessionless
  * request has none.
  */
-import { Deferred, Effect } from "effect"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
 import type { JsonRpcResponse, RequestId } from "./jsonRpc.ts"
 import type { PeerOutput } from "./Peer.ts"
 import { EventLog, primingEvent, type ReplayBudget, SseChannel, sseEvent } from "./sse.ts"

@@ -1,5 +1,7 @@
 /** What a method of the protocol is, and the helpers methods share. */
-import { Effect, Schema, SchemaIssue } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
 import { JsonRpcCode, type JsonRpcErrorObject } from "../router/wire.ts"
 import type { Params, RequestId } from "./jsonRpc.ts"
 import type { Peer } from "./Peer.ts"

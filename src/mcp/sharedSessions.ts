@@ -11,7 +11,7 @@
  * streams it holds; resource updates from the replica holding the GET stream (it subscribes upstream
  * when it takes the session on).
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { SharedBusService } from "../shared/SharedBus.ts"
 import type { RequestId } from "./jsonRpc.ts"
 

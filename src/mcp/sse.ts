@@ -4,7 +4,10 @@
  * stream resumes it with GET and `Last-Event-ID`. An open stream is a bounded queue: a client that
  * stops reading loses the connection (not the messages, which stay in the log while they fit).
  */
-import { type Cause, Effect, Queue, Stream } from "effect"
+import type * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Queue from "effect/Queue"
+import * as Stream from "effect/Stream"
 
 const encoder = new TextEncoder()
 

@@ -5,7 +5,8 @@
  * is not read; a line longer than security.maxPayloadBytes is refused and skipped. Serving ends when
  * stdin ends and the answers in flight are written.
  */
-import { Effect, Semaphore } from "effect"
+import * as Effect from "effect/Effect"
+import * as Semaphore from "effect/Semaphore"
 import { AppConfig } from "../config/AppConfig.ts"
 import { localCaller } from "../router/Caller.ts"
 import { JsonRpcCode } from "../router/wire.ts"

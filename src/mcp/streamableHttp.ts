@@ -6,8 +6,11 @@
  * own (the 2026-07-28 sessionless revision, and stateless clients of earlier ones).
  */
 import { randomUUID } from "node:crypto"
-import { Deferred, Effect, Fiber } from "effect"
-import { HttpServerRequest, HttpServerResponse } from "effect/http"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as HttpServerRequest from "effect/http/HttpServerRequest"
+import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import { AppConfig } from "../config/AppConfig.ts"
 import { CurrentCaller } from "../router/CurrentCaller.ts"
 import { ToolRegistry } from "../tools/ToolRegistry.ts"

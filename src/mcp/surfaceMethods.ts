@@ -3,7 +3,7 @@
  * completions. Only clients that may browse (keys with read, execute, admin or *) see or use them: a
  * key limited to some tools (tools:<glob>) gets none of its upstreams' data this way.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { JsonRpcCode, type JsonRpcErrorObject } from "../router/wire.ts"
 import type { UpstreamRequestFailed, UpstreamSurface } from "../upstreams/surface.ts"
 import { type Method, page } from "./method.ts"

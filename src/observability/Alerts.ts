@@ -6,8 +6,16 @@
  * With Redis (`redis.url`), the `redis` alert fires as soon as Redis cannot be reached (limits per
  * replica, events local) and resolves once it can again.
  */
-import { Clock, Context, Effect, FiberSet, Layer, Option, Schedule } from "effect"
-import { FetchHttpClient, HttpClient, HttpClientRequest } from "effect/http"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as FiberSet from "effect/FiberSet"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import * as FetchHttpClient from "effect/http/FetchHttpClient"
+import * as HttpClient from "effect/http/HttpClient"
+import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import { AppConfig } from "../config/AppConfig.ts"
 import type { AlertsConfig } from "../config/schema.ts"
 import { SharedBus } from "../shared/SharedBus.ts"

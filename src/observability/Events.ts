@@ -8,7 +8,12 @@
  * own, coming back from Redis, are skipped: every event is delivered once per replica). Metric samples
  * and log entries stay with the replica they describe. While Redis is unreachable, events stay local.
  */
-import { Context, Effect, Layer, Option, PubSub, type Scope } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as PubSub from "effect/PubSub"
+import type * as Scope from "effect/Scope"
 import { SharedBus } from "../shared/SharedBus.ts"
 
 export type RouterEvent =

@@ -8,8 +8,11 @@
  * Redis (`redis.url`) is reported apart: losing it degrades the router (limits per replica, events
  * local) and never makes it unready, which would have a load balancer refuse all traffic.
  */
-import { Context, Effect, Layer, Option } from "effect"
-import { SqlClient } from "effect/sql"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as SqlClient from "effect/sql/SqlClient"
 import { AppConfig } from "../config/AppConfig.ts"
 import { SharedBus } from "../shared/SharedBus.ts"
 import { AuditSink } from "../security/AuditLog.ts"

@@ -4,7 +4,11 @@
  * errors and p95 of the interval. Samples are kept in bounded rings (see sampleHistory.ts), published on
  * Events as {type:"metrics"} and evaluated by Alerts.
  */
-import { Clock, Context, Effect, Layer, Metric } from "effect"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as os from "node:os"
 import { AppConfig } from "../config/AppConfig.ts"
 import { Alerts } from "./Alerts.ts"

@@ -2,7 +2,10 @@
  * Calls, errors and latency per tool, read from the same metrics Prometheus scrapes: /api/stats,
  * mcp/stats and /health report these numbers, so every view agrees.
  */
-import { Context, Effect, Layer, Metric } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import { toolCalls, toolDuration, websocketConnections } from "./instruments.ts"
 
 export interface ToolNumbers {

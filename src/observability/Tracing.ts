@@ -4,9 +4,13 @@
  * collector through effect's own OTLP exporter, in batches. Unset, span creation is switched off, so
  * tracing costs nothing. Read at start.
  */
-import { Effect, Layer, References } from "effect"
-import { FetchHttpClient, UrlParams } from "effect/http"
-import { OtlpSerialization, OtlpTracer } from "effect/observability"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as References from "effect/References"
+import * as FetchHttpClient from "effect/http/FetchHttpClient"
+import * as UrlParams from "effect/http/UrlParams"
+import * as OtlpSerialization from "effect/observability/OtlpSerialization"
+import * as OtlpTracer from "effect/observability/OtlpTracer"
 import { AppConfig } from "../config/AppConfig.ts"
 import { serverName, version } from "../version.ts"
 

@@ -3,7 +3,8 @@
  * Prometheus conventions (seconds, bytes, _total); label values are bounded: route templates, tool names,
  * outcomes, codes; never keys, paths or arguments.
  */
-import { Effect, Metric } from "effect"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
 
 const secondsBuckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
 

@@ -3,7 +3,7 @@
  * metrics Prometheus scrapes; the numbers of an interval (calls, errors, p95) are the difference of two
  * readings, so a sample and a per-minute aggregate are computed the same way.
  */
-import type { Metric } from "effect"
+import type * as Metric from "effect/Metric"
 import { cpuSeconds, eventLoopDelay, heapUsed, httpRequests, residentMemory, toolDuration, toolsInFlight } from "./instruments.ts"
 import { histogramQuantile, type StatsSnapshot } from "./ToolStats.ts"
 

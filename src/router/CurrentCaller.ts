@@ -1,4 +1,4 @@
-import { Context } from "effect"
+import * as Context from "effect/Context"
 import type { Caller } from "./Caller.ts"
 
 /** The caller of the request being served, provided by the edge of each transport. */

@@ -3,7 +3,7 @@
  * fails at once with ToolBusy rather than piling up. Bounds are read at each call, so a configuration
  * change applies to the next one.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { ToolFamily } from "../tools/ToolDefinition.ts"
 import { ToolBusy } from "./RouterErrors.ts"
 

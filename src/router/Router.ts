@@ -11,7 +11,14 @@
  * security stats count it). Local stdio calls are never limited, and without the security layer
  * (a library user's Router) nothing is counted.
  */
-import { Cause, Context, Effect, Layer, Metric, Option, References, SchemaIssue } from "effect"
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as References from "effect/References"
+import * as SchemaIssue from "effect/SchemaIssue"
 import { availableParallelism } from "node:os"
 import { AppConfig } from "../config/AppConfig.ts"
 import { Events } from "../observability/Events.ts"

@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import type { AuditUnavailable } from "../security/AuditLog.ts"
 import type { PermissionDenied, RateLimited } from "../security/SecurityErrors.ts"
 

@@ -2,7 +2,8 @@
  * The first admin key. MCP_ADMIN_KEY (or MCP_ADMIN_KEY_FILE) is stored hashed if it is not stored yet;
  * without one, the first start with an empty store generates a key and prints it once.
  */
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { AppConfig } from "../config/AppConfig.ts"
 import { ConfigError } from "../config/ConfigError.ts"
 import { KeyStore } from "./KeyStore.ts"

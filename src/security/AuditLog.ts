@@ -20,8 +20,16 @@
  * chain's last entry, so batches of different replicas follow one another and `verify` checks a single
  * sequence. The lock is held for one batch's inserts (one statement), so group commit keeps its gain.
  */
-import { Cause, Context, Effect, Exit, Fiber, Layer, Metric, Queue, Schema } from "effect"
-import { SqlClient } from "effect/sql"
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as Queue from "effect/Queue"
+import * as Schema from "effect/Schema"
+import * as SqlClient from "effect/sql/SqlClient"
 import { AppConfig } from "../config/AppConfig.ts"
 import { auditStoreFailing, auditWriteFailures } from "../observability/instruments.ts"
 import { createHash } from "node:crypto"

@@ -2,7 +2,9 @@
  * Turns the credentials of a request into a Caller's identity, and checks permissions. Keys come as
  * `Authorization: Bearer <key>`, `X-API-Key: <key>` or (when security.allowQueryApiKey) `?api_key=<key>`.
  */
-import { Context, Effect, Layer } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { AppConfig } from "../config/AppConfig.ts"
 import type { Caller } from "../router/Caller.ts"
 import { IpGuard } from "./IpGuard.ts"

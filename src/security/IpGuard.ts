@@ -3,7 +3,10 @@
  * addresses that failed to authenticate too often (blocked for `authFailureLimit.blockSeconds`). Also
  * works out the client's address behind `security.trustedProxies`.
  */
-import { Context, Effect, Layer, Stream } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
 import { AppConfig } from "../config/AppConfig.ts"
 import { clientAddress, listContains, makeAddressList } from "./clientAddress.ts"
 

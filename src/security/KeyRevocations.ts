@@ -7,7 +7,9 @@
  *
  * The layer decorates the KeyStore below it; without a SharedBus on Redis it is that KeyStore unchanged.
  */
-import { Effect, Layer, Option } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import { SharedBus } from "../shared/SharedBus.ts"
 import { type ApiKeyRecord, KeyStore } from "./KeyStore.ts"
 

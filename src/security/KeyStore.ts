@@ -5,8 +5,11 @@
  * `cacheTtlMs`; while the store cannot be reached every key change fails with KeyStoreError (HTTP 503)
  * naming the store.
  */
-import { Context, Effect, Layer, Schema } from "effect"
-import { SqlClient } from "effect/sql"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import * as SqlClient from "effect/sql/SqlClient"
 import { describeStorageError, StorageInfo } from "../storage/Database.ts"
 import { displayPrefix, generateKey, hashKey, newKeyId, sameHash } from "./apiKeys.ts"
 

@@ -5,7 +5,13 @@
  * effect within that time, and an expiry at its time. With Redis (`redis.url`), a revocation notice from
  * any replica (KeyRevocations.ts) has the key read again at once; the polling goes on all the same.
  */
-import { Context, Duration, Effect, Layer, Option, Schedule, Scope } from "effect"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
 import { SharedBus } from "../shared/SharedBus.ts"
 import { decodeNotice, revocationsChannel } from "./KeyRevocations.ts"
 import { KeyStore } from "./KeyStore.ts"

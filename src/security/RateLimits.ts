@@ -9,8 +9,14 @@
  * (or a count there fails or takes longer than `sharedTimeoutMs`), each replica counts in its own memory:
  * traffic is never refused for want of Redis; sharing resumes once it is back.
  */
-import { Context, Duration, Effect, Layer, Option, Schema } from "effect"
-import { RateLimiter, Redis } from "effect/persistence"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as RateLimiter from "effect/persistence/RateLimiter"
+import * as Redis from "effect/persistence/Redis"
 import { AppConfig } from "../config/AppConfig.ts"
 import { SharedBus } from "../shared/SharedBus.ts"
 import type { SecurityConfig } from "../config/schema.ts"

@@ -1,5 +1,5 @@
 /** Why the edge or the Router refused a request; wire.ts maps each to an HTTP status and JSON-RPC code. */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import type { McpEdgeError } from "../mcp/McpSessionErrors.ts"
 import type { KeyStoreError } from "./KeyStore.ts"
 

@@ -1,5 +1,8 @@
 /** Counts of refused requests by kind, in total and over the last minute and hour. */
-import { Context, Effect, Layer, Metric } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import { authFailures, blockedRequests, rateLimited } from "../observability/instruments.ts"
 
 export type SecurityEvent = "authFailure" | "rateLimited" | "blocked" | "permissionDenied"

@@ -2,7 +2,7 @@
  * Permissions of a key: `read` (tool lists, stats, metrics, logs), `execute` (call any tool),
  * `tools:<glob>` (call matching tools only), `admin` (config, keys, audit), `*` (everything).
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import { globToRegExp } from "../tools/files/glob.ts"
 
 export const Permission = Schema.String.check(

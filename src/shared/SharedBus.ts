@@ -12,8 +12,11 @@
  * events stay on this replica, revocations reach the others through the key store (KeyWatch polls it);
  * the client reconnects on its own, and sharing resumes once it has.
  */
-import { Context, Effect, Layer, type Scope } from "effect"
-import type { Redis } from "effect/persistence"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import type * as Redis from "effect/persistence/Redis"
 import { AppConfig } from "../config/AppConfig.ts"
 
 /**

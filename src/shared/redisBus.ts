@@ -9,8 +9,14 @@
  * (0 by default): routers on different databases of one Redis server share nothing.
  */
 import * as NodeRedis from "@effect/platform-node/NodeRedis"
-import { Context, Deferred, Effect, Layer, References, Schedule, Scope } from "effect"
-import { Redis } from "effect/persistence"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as References from "effect/References"
+import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
+import * as Redis from "effect/persistence/Redis"
 import { randomUUID } from "node:crypto"
 import * as os from "node:os"
 import { redisTarget, SharedBus, type SharedBusService, type SharedStatus } from "./SharedBus.ts"

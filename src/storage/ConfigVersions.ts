@@ -7,8 +7,13 @@
  * applies it through AppConfig.update, keeping its own address, storage settings and admin key
  * (`withLocalSettings`). See `RecordStartupConfig` for what a router does at start.
  */
-import { Context, Duration, Effect, Layer, Schedule, Schema } from "effect"
-import { SqlClient } from "effect/sql"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import * as SqlClient from "effect/sql/SqlClient"
 import { AppConfig } from "../config/AppConfig.ts"
 import { sharedSettings, storableConfig, withLocalSettings } from "../config/redactConfig.ts"
 import type { RouterConfigInput } from "../config/schema.ts"

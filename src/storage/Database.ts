@@ -9,8 +9,14 @@
  * once per batch of tool calls, so it is affordable. NORMAL would survive a killed process but could
  * lose the last commits, acknowledged tool calls among them, on a power cut.
  */
-import { Context, Effect, Layer, Schema, Scope } from "effect"
-import { Migrator, SqlClient, type SqlError } from "effect/sql"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import * as Scope from "effect/Scope"
+import * as Migrator from "effect/sql/Migrator"
+import * as SqlClient from "effect/sql/SqlClient"
+import type * as SqlError from "effect/sql/SqlError"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { AppConfig } from "../config/AppConfig.ts"

@@ -4,9 +4,15 @@
  * statements are kept by their SQL text (the most recently used few hundred), so a statement run
  * again (the audit trail's insert, transaction control, key look-ups) is compiled once.
  */
-import { Effect, Layer, Semaphore, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Semaphore from "effect/Semaphore"
+import * as Stream from "effect/Stream"
 import * as Reactivity from "effect/reactivity/Reactivity"
-import { SqlClient, SqlConnection, SqlError, Statement } from "effect/sql"
+import * as SqlClient from "effect/sql/SqlClient"
+import * as SqlConnection from "effect/sql/SqlConnection"
+import * as SqlError from "effect/sql/SqlError"
+import * as Statement from "effect/sql/Statement"
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite"
 
 export interface NodeSqliteOptions {

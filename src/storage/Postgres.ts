@@ -9,8 +9,14 @@
  * serialised by the migrator's table lock, so replicas starting together migrate once.
  */
 import { PgClient, PgTypes } from "@effect/sql-pg"
-import { Effect, Layer, Queue, Redacted, Result, Schema } from "effect"
-import { Migrator, SqlClient } from "effect/sql"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Queue from "effect/Queue"
+import * as Redacted from "effect/Redacted"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
+import * as Migrator from "effect/sql/Migrator"
+import * as SqlClient from "effect/sql/SqlClient"
 import { describeStorageError, StorageInfo } from "./Database.ts"
 import { postgresMigrations } from "./postgresMigrations.ts"
 

@@ -1,6 +1,6 @@
 /** Schema migrations, applied in order of their numeric prefix; never edit one that has shipped. */
-import { Effect } from "effect"
-import { SqlClient } from "effect/sql"
+import * as Effect from "effect/Effect"
+import * as SqlClient from "effect/sql/SqlClient"
 
 export const migrations = {
   "0001_api_keys": SqlClient.SqlClient.use((sql) =>

@@ -6,8 +6,8 @@
  * columns that are compared or ordered (ISO times, ids) so order is byte order, as in SQLite.
  * Applied in order of their numeric prefix; never edit one that has shipped.
  */
-import { Effect } from "effect"
-import { SqlClient } from "effect/sql"
+import * as Effect from "effect/Effect"
+import * as SqlClient from "effect/sql/SqlClient"
 
 export const postgresMigrations = {
   "0001_stores": Effect.gen(function*() {

@@ -19,7 +19,11 @@
  * than one name is compared by identity (device and inode) with the router's files, so a hard link made
  * in the working folder does not reach them either. The protected set is worked out once per configuration.
  */
-import { Context, Effect, Layer, Schema, type Scope } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import { randomBytes } from "node:crypto"
 import type { Stats } from "node:fs"
 import * as fsSync from "node:fs"

@@ -2,7 +2,8 @@
  * A tool is defined once: name, description, input Schema (its JSON Schema is what tools/list shows),
  * truthful MCP annotations and an Effect handler.
  */
-import { Effect, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 
 export interface ToolAnnotations {
   readonly title?: string

@@ -2,7 +2,12 @@
  * The tools the router offers. Tool families (and library users) add theirs with `ToolRegistry.provide`,
  * a Layer; a tool leaves the registry when the scope that added it closes.
  */
-import { Context, Effect, Layer, PubSub, Scope, Stream } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as PubSub from "effect/PubSub"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import type { ToolDefinition } from "./ToolDefinition.ts"
 
 export class ToolRegistry extends Context.Service<ToolRegistry, {

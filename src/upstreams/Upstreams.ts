@@ -7,7 +7,19 @@
  * upstream, and configuration changes (upstreams added, removed, changed, enabled, disabled) are
  * applied as they come.
  */
-import { Cause, Context, Duration, Effect, Exit, Fiber, Layer, Metric, Option, PubSub, Scope, Semaphore, Stream } from "effect"
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as PubSub from "effect/PubSub"
+import * as Scope from "effect/Scope"
+import * as Semaphore from "effect/Semaphore"
+import * as Stream from "effect/Stream"
 import { AppConfig } from "../config/AppConfig.ts"
 import { CallContext } from "../mcp/CallContext.ts"
 import type { UpstreamConfig } from "../config/schema.ts"

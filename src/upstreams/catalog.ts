@@ -7,7 +7,7 @@
  * one is refused it, with a problem naming both.
  */
 import { UriTemplate } from "@modelcontextprotocol/sdk/shared/uriTemplate.js"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { UpstreamConfig } from "../config/schema.ts"
 import type { UpstreamConnection } from "./connect.ts"
 import { UpstreamRequestFailed } from "./surface.ts"

@@ -25,8 +25,11 @@ import {
   ResultSchema,
   ToolListChangedNotificationSchema
 } from "@modelcontextprotocol/sdk/types.js"
-import { Data, Duration, Effect, Queue } from "effect"
-import { ChildProcess } from "effect/process"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Queue from "effect/Queue"
+import * as ChildProcess from "effect/process/ChildProcess"
 import { expandEnv } from "../config/expandEnv.ts"
 import type { UpstreamConfig } from "../config/schema.ts"
 import { childEnvironment } from "../tools/process/childEnvironment.ts"

@@ -6,7 +6,14 @@
  * outside any call. Notifications to clients leave one at a time, in the order the upstream sent them.
  */
 import { McpError } from "@modelcontextprotocol/sdk/types.js"
-import { Cause, Deferred, Duration, Effect, Exit, Option, Queue, Scope } from "effect"
+import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Scope from "effect/Scope"
 import { type CallContext, ClientRequestFailed } from "../mcp/CallContext.ts"
 
 type Json = Readonly<Record<string, unknown>>

@@ -4,7 +4,9 @@
  * that go to the upstream owning one of them. Results are the upstream's JSON, passed through unchanged
  * apart from the names and URIs the router exposes.
  */
-import { Data, type Effect, type Stream } from "effect"
+import * as Data from "effect/Data"
+import type * as Effect from "effect/Effect"
+import type * as Stream from "effect/Stream"
 
 type Json = Readonly<Record<string, unknown>>
 

@@ -5,7 +5,9 @@
  * sampling, elicitation, roots) reaches that caller; interrupting the call cancels it upstream; its
  * result comes back exactly as the upstream sent it.
  */
-import { Effect, Metric, Option } from "effect"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
 import type { UpstreamConfig } from "../config/schema.ts"
 import { CallContext } from "../mcp/CallContext.ts"
 import { upstreamCalls, upstreamDuration } from "../observability/instruments.ts"

@@ -3,7 +3,12 @@
  * log entries are fanned out to the connections in the matching room; each connection queues them on
  * its own, so a slow client never slows the others.
  */
-import { Context, Effect, Layer, Metric, PubSub, type Scope } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as PubSub from "effect/PubSub"
+import type * as Scope from "effect/Scope"
 import { AppConfig } from "../config/AppConfig.ts"
 import { LogBuffer } from "../logging/Logging.ts"
 import { Events, type RouterEvent } from "../observability/Events.ts"

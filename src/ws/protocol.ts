@@ -2,7 +2,7 @@
  * The WebSocket protocol at /ws: every client message is JSON decoded by this Schema union; server
  * messages are the `ServerMessage` shapes. The README documents each with an example.
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import { Permission } from "../security/permissions.ts"
 
 export const Room = Schema.Literals(["metrics", "tool-executions", "alerts", "logs"])

@@ -3,9 +3,14 @@
  * running tool calls. Tool calls go through Router.call like every other entry point. Who the connection
  * is, the watch of its key and the address guard are in sessionAuth.ts.
  */
-import { Duration, Effect, Metric, Schema, SchemaIssue, type Scope } from "effect"
-import { RateLimiter } from "effect/persistence"
-import { Socket } from "effect/socket"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+import * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
+import type * as Scope from "effect/Scope"
+import * as RateLimiter from "effect/persistence/RateLimiter"
+import * as Socket from "effect/socket/Socket"
 import { randomUUID } from "node:crypto"
 import { AppConfig } from "../config/AppConfig.ts"
 import { websocketCloses, websocketDropped, websocketMessages } from "../observability/instruments.ts"

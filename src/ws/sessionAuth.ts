@@ -5,7 +5,7 @@
  * a refused address is closed (4403) when it connects, at each message and each heartbeat, and every
  * failed `auth` message counts as a failed authentication of the address.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { Auth, type Identity } from "../security/Auth.ts"
 import { IpGuard } from "../security/IpGuard.ts"
 import { type KeyEnd, KeyWatch } from "../security/KeyWatch.ts"

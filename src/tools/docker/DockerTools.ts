@@ -1,5 +1,5 @@
 /** The Docker tool family; offered only with `tools.enableReal`, as it reaches a daemon outside the working folder. */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { AppConfig } from "../../config/AppConfig.ts"
 import { inFamily } from "../ToolDefinition.ts"
 import { ToolRegistry } from "../ToolRegistry.ts"

@@ -2,7 +2,7 @@
  * A small client of the Docker Engine API over its unix socket: one GET with node:http (`socketPath`),
  * a JSON answer, and every way of not getting one turned into a ToolFailure that names the socket.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as fs from "node:fs/promises"
 import * as http from "node:http"
 import { ToolFailure } from "../ToolDefinition.ts"

@@ -1,5 +1,5 @@
 /** The file tool family; with `tools.enableReal=false` only the read-only tools are offered. */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { AppConfig } from "../../config/AppConfig.ts"
 import { inFamily } from "../ToolDefinition.ts"
 import { ToolRegistry } from "../ToolRegistry.ts"

@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as fs from "node:fs/promises"
 import { printableName } from "../printableName.ts"
 import type { Sandbox } from "../Sandbox.ts"

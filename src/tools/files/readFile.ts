@@ -1,4 +1,5 @@
-import { Effect, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import { AppConfig } from "../../config/AppConfig.ts"
 import { printableName } from "../printableName.ts"
 import { Sandbox } from "../Sandbox.ts"

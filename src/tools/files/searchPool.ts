@@ -14,7 +14,8 @@
  * fresh worker takes its place. A worker that dies fails its search and is replaced likewise. Idle workers
  * do not keep the process alive, and the pool ends every worker when its scope closes.
  */
-import { Effect, type Scope } from "effect"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import { Worker } from "node:worker_threads"
 import { ToolFailure } from "../ToolDefinition.ts"
 import type { SearchMessage, SearchReply, SearchRequest } from "./searchWorker.ts"

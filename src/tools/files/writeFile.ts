@@ -1,4 +1,6 @@
-import { Effect, Option, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import * as path from "node:path"
 import { repositoryInternalsRefusal, repositoryWriteLock, shapesRepository } from "../git/repositoryInternals.ts"
 import { printableName } from "../printableName.ts"

@@ -5,7 +5,8 @@
  * confined to it (confinedFs.ts). Nothing in the repository's configuration can make it run a program:
  * it runs none.
  */
-import { Effect, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import { AppConfig } from "../../config/AppConfig.ts"
 import { existingDirectory } from "../files/fileErrors.ts"
 import { Sandbox } from "../Sandbox.ts"

@@ -16,7 +16,7 @@
  * Concurrent writes could each pass the check before any of them lands, so every write that could shape a
  * repository (one of those names anywhere in its path) takes `repositoryWriteLock` around check and write.
  */
-import { Semaphore } from "effect"
+import * as Semaphore from "effect/Semaphore"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 

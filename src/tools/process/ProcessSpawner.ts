@@ -1,6 +1,8 @@
 /** The platform's process spawner, captured once so tool handlers need no services of their own. */
-import { Context, Effect, Layer } from "effect"
-import { ChildProcessSpawner } from "effect/process"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
 
 export class ProcessSpawner extends Context.Service<ProcessSpawner, {
   readonly provide: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, Exclude<R, ChildProcessSpawner.ChildProcessSpawner>>

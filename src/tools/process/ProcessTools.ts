@@ -1,5 +1,5 @@
 /** Tools that run programs: execute_command and git_status (only with tools.enableReal). */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { AppConfig } from "../../config/AppConfig.ts"
 import { gitStatusTool } from "../git/gitStatus.ts"
 import { inFamily } from "../ToolDefinition.ts"

@@ -9,8 +9,10 @@
  * folder itself may be moved elsewhere after this check by someone who can write both places, and the
  * paths a program is given as arguments are opened by the program, by name, after they were checked.
  */
-import { Effect, Stream } from "effect"
-import { ChildProcess, type ChildProcessSpawner } from "effect/process"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+import * as ChildProcess from "effect/process/ChildProcess"
+import type * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
 import * as fd_ from "../files/fd.ts"
 import { printableName } from "../printableName.ts"
 import { ToolFailure } from "../ToolDefinition.ts"

@@ -3,7 +3,9 @@
  * `postgres://`, `postgresql://`); connections open on first use and close when this service's
  * Layer closes. The list is read when the Layer is built.
  */
-import { Context, Effect, Layer } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as path from "node:path"
 import { AppConfig } from "../../config/AppConfig.ts"
 import type { RouterConfig } from "../../config/schema.ts"

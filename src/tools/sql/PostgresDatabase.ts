@@ -5,8 +5,12 @@
  * cancels its statement on the server (the client sends a CancelRequest).
  */
 import { PgClient, type PgConnection } from "@effect/sql-pg"
-import { Duration, Effect, Redacted, Scope, Semaphore } from "effect"
-import { Reactivity } from "effect/reactivity"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import * as Scope from "effect/Scope"
+import * as Semaphore from "effect/Semaphore"
+import * as Reactivity from "effect/reactivity/Reactivity"
 import type { SqlError } from "effect/sql/SqlError"
 import { expandEnv } from "../../config/expandEnv.ts"
 import { ToolFailure } from "../ToolDefinition.ts"

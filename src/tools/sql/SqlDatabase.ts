@@ -1,5 +1,5 @@
 /** What every database engine behind sql_query offers, whatever its driver. */
-import type { Effect } from "effect"
+import type * as Effect from "effect/Effect"
 import type { ToolFailure } from "../ToolDefinition.ts"
 
 export type SqlParam = string | number | boolean | null

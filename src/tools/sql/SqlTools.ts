@@ -3,7 +3,8 @@
  * configured: with enableReal false the router promises only read-only file tools, and with no
  * database a tool that can only fail would just cost clients a tools/list entry.
  */
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { AppConfig } from "../../config/AppConfig.ts"
 import { inFamily } from "../ToolDefinition.ts"
 import { ToolRegistry } from "../ToolRegistry.ts"

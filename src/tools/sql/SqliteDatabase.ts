@@ -4,7 +4,9 @@
  * (node:sqlite cannot interrupt a statement, and a worker thread cannot be stopped while SQLite runs);
  * the next call starts a fresh one. Read-only databases are opened read-only by SQLite itself.
  */
-import { Duration, Effect, Semaphore } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Semaphore from "effect/Semaphore"
 import { type ChildProcess, fork } from "node:child_process"
 import * as fs from "node:fs"
 import { fileURLToPath } from "node:url"

@@ -1,4 +1,5 @@
-import { Effect, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import { defineTool, textOutput } from "../ToolDefinition.ts"
 import { databaseKind, Databases } from "./Databases.ts"
 

@@ -1,5 +1,5 @@
 /** The web tool family (fetch_url, api_call); offered only with `tools.enableReal`, as they reach the network. */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { AppConfig } from "../../config/AppConfig.ts"
 import { inFamily } from "../ToolDefinition.ts"
 import { ToolRegistry } from "../ToolRegistry.ts"

@@ -4,7 +4,7 @@
  * `tools.network.deniedHosts` always wins. Matching uses node:net's BlockList, which also matches
  * IPv4-mapped IPv6 addresses (::ffff:127.0.0.1, ::ffff:7f00:1) against IPv4 rules.
  */
-import { Result } from "effect"
+import * as Result from "effect/Result"
 import { BlockList } from "node:net"
 import { ipFamily, parseAddressRange } from "../../net/addressRange.ts"
 

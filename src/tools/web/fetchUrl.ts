@@ -1,4 +1,5 @@
-import { Effect, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import { AppConfig } from "../../config/AppConfig.ts"
 import { defineTool, jsonOutput } from "../ToolDefinition.ts"
 import { bodyAsText, HttpUrl, RequestHeaders, safeFetch, TimeoutMs } from "./safeFetch.ts"

@@ -5,7 +5,8 @@
  * The body is cut at `maxBytes` while it streams; `timeoutMs` bounds the whole exchange; interruption
  * (a timeout, the caller going away) destroys the socket.
  */
-import { Effect, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import type { LookupAddress } from "node:dns"
 // the module object rather than a namespace: tests stand in for DNS on it
 import dns from "node:dns/promises"
