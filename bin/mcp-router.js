@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The mcp-router command. It runs the compiled router (dist/, made by `npm run build` and shipped in the
-// package) when it is there, else the TypeScript sources of a checkout (Node 24 strips their types); in a
+// The mcp-router command. It runs the compiled router (dist/bin/, the bundle `npm run build` makes and the
+// package ships) when it is there, else the TypeScript sources of a checkout (Node 24 strips their types); in a
 // checkout whose src/ changed after the build, the sources.
 //
 // The router needs Node.js 24. Under an older Node (the system Node a desktop client or `npx` starts
@@ -66,7 +66,7 @@ if (major(process.versions.node) < needed) {
     process.exit(code ?? 1)
   })
 } else {
-  const compiled = path.join(packageRoot, "dist", "main.js")
+  const compiled = path.join(packageRoot, "dist", "bin", "mcp-router.js")
   const sources = path.join(packageRoot, "src")
   const entry = existsSync(compiled) && !(existsSync(sources) && newerThan(sources, statSync(compiled).mtimeMs))
     ? compiled

@@ -1,5 +1,5 @@
 /**
- * The package as a user gets it: `npm pack` (which builds dist/), what the tarball holds, the README's
+ * The package as a user gets it: `npm pack` (which builds dist/ and the command's bundle in dist/bin/), what the tarball holds, the README's
  * Claude Desktop snippet launched by the official SDK's stdio client from an empty folder with the
  * machine's own (older) Node on PATH, and a project that installs the tarball beside its own effect: one
  * copy of effect, `npx mcp-router --version`, the types, and the README's library example serving a tool.
@@ -69,7 +69,10 @@ describe("the tarball", () => {
       "dist/index.d.ts",
       "dist/main.js",
       "dist/tools/files/searchWorker.js",
-      "dist/tools/sql/sqliteWorker.js"
+      "dist/tools/sql/sqliteWorker.js",
+      "dist/bin/mcp-router.js",
+      "dist/bin/searchWorker.js",
+      "dist/bin/sqliteWorker.js"
     ]) {
       expect(files, needed).toContain(needed)
     }
