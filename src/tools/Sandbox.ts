@@ -512,7 +512,7 @@ const openPath = async (c: Confinement, input: string): Promise<Handle> => {
   const lexical = lexicalOrThrow(c, input)
   let fd: number
   try {
-    fd = await fd_.open(lexical, fd_.O_PATH)
+    fd = fd_.openPath(lexical)
   } catch (error) {
     throw await explain(c, input, error)
   }
@@ -524,7 +524,7 @@ const openEntry = async (c: Confinement, folder: Handle, name: string, directory
   let fd: number
   try {
     // with O_PATH, O_NOFOLLOW opens a symbolic link itself; O_DIRECTORY then refuses it
-    fd = await fd_.open(fd_.procChild(folder.fd, name), fd_.O_PATH | fd_.O_NOFOLLOW | (directory ? fd_.O_DIRECTORY : 0))
+    fd = fd_.openPath(fd_.procChild(folder.fd, name), fd_.O_NOFOLLOW | (directory ? fd_.O_DIRECTORY : 0))
   } catch {
     return undefined
   }
@@ -560,7 +560,7 @@ const readFrom = async (c: Confinement, file: Handle, offset: number, length: nu
 const openFolderAt = async (c: Confinement, input: string, real: string): Promise<Handle> => {
   let fd: number
   try {
-    fd = await fd_.open(real, fd_.O_PATH | fd_.O_DIRECTORY)
+    fd = fd_.openPath(real, fd_.O_DIRECTORY)
   } catch (error) {
     throw changed(input, error)
   }
@@ -590,7 +590,7 @@ const folderForNew = async (c: Confinement, input: string, lexicalFolder: string
   let fd: number
   for (;;) {
     try {
-      fd = await fd_.open(dir, fd_.O_PATH)
+      fd = fd_.openPath(dir)
       break
     } catch (error) {
       // a name that is there but cannot be followed is a dangling symbolic link: explained as such
@@ -617,9 +617,12 @@ const folderForNew = async (c: Confinement, input: string, lexicalFolder: string
       await fs.mkdir(entry).catch((error) => {
         if (codeOf(error) !== "EEXIST") throw fsFailure(shown, error)
       })
-      const next = await fd_.open(entry, fd_.O_PATH | fd_.O_DIRECTORY | fd_.O_NOFOLLOW).catch((error) => {
+      let next: number
+      try {
+        next = fd_.openPath(entry, fd_.O_DIRECTORY | fd_.O_NOFOLLOW)
+      } catch (error) {
         throw fsFailure(shown, error)
-      })
+      }
       const previous = folder
       folder = await verify(c, input, next, path.join(previous.absolute, part))
       fd_.close(previous.fd)
@@ -651,7 +654,7 @@ const openForWrite = async (c: Confinement, input: string, createDirs: boolean):
   if (lexical === c.root) throw itself()
   let fd: number | undefined
   try {
-    fd = await fd_.open(lexical, fd_.O_PATH)
+    fd = fd_.openPath(lexical)
   } catch (error) {
     if (codeOf(error) !== "ENOENT") throw await explain(c, input, error)
   }

@@ -36,6 +36,12 @@ export const procPath = (fd: number): string => `/proc/self/fd/${fd}`
 /** The entry `name` (one name, no separator) of the folder open as `fd`. */
 export const procChild = (fd: number, name: string): string => `/proc/self/fd/${fd}/${name}`
 
+/**
+ * open(2) with O_PATH, synchronously: it only looks the path up and grants no I/O, so no FIFO, device or
+ * lease can make it wait; that takes microseconds, a tenth of a round trip through libuv's thread pool.
+ */
+export const openPath = (file: string, flags = 0): number => fs.openSync(file, O_PATH | flags)
+
 export const open = (file: string, flags: number, mode = 0o666): Promise<number> =>
   new Promise((resolve, reject) => fs.open(file, flags, mode, (error, fd) => (error === null ? resolve(fd) : reject(error))))
 

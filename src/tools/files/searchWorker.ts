@@ -77,7 +77,7 @@ export const search = async (request: SearchRequest): Promise<SearchResult> => {
 
   /** Opens the entry `name` of the folder open as `dirFd` without following a link; its real path, if inside. */
   const openEntry = async (dirFd: number, name: string, flags: number) => {
-    const fd = await fd_.open(fd_.procChild(dirFd, name), fd_.O_PATH | fd_.O_NOFOLLOW | flags)
+    const fd = fd_.openPath(fd_.procChild(dirFd, name), fd_.O_NOFOLLOW | flags)
     let real: string
     try {
       real = fd_.realPathOf(fd)

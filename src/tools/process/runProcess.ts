@@ -89,8 +89,8 @@ const verifiedFolder = (cwd: string) =>
   !procAvailable
     ? Effect.succeed(cwd)
     : Effect.acquireRelease(
-      Effect.tryPromise({
-        try: () => fd_.open(cwd, fd_.O_PATH | fd_.O_DIRECTORY),
+      Effect.try({
+        try: () => fd_.openPath(cwd, fd_.O_DIRECTORY),
         catch: (error) => new ToolFailure({ message: `the folder ${printableName(cwd)} cannot be opened to run a program in (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); nothing was run` })
       }),
       (fd) => Effect.sync(() => fd_.close(fd))
