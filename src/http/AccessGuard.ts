@@ -7,9 +7,7 @@
  */
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
@@ -22,6 +20,7 @@ import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import { AppConfig } from "../config/AppConfig.ts"
 import type { Caller } from "../router/Caller.ts"
 import { CurrentCaller } from "../router/CurrentCaller.ts"
+import { runWatched, type Watch } from "../router/runWatched.ts"
 import { Auth, credentialFrom, type Identity } from "../security/Auth.ts"
 import { IpGuard } from "../security/IpGuard.ts"
 import { type KeyEnd, KeyWatch } from "../security/KeyWatch.ts"
@@ -152,13 +151,6 @@ export class AccessGuard extends Context.Service<AccessGuard, {
             Effect.map((answer) => (HttpServerResponse.isHttpServerResponse(answer) ? answer : refuse(answer, cors))),
             Effect.provideService(CurrentCaller, caller),
             Effect.provideService(HttpIncomingMessage.MaxBodySize, maxBodySize),
-            access.timed
-              ? Effect.timeoutOrElse({
-                duration: config.current().server.timeout,
-                orElse: () =>
-                  Effect.succeed(errorResponse(503, "request_timeout", `The request took longer than ${config.current().server.timeout} ms (server.timeout)`))
-              })
-              : (effect) => effect,
             Effect.catchCause((cause) => {
               if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause)
               if (isBodyTooLarge(Cause.squash(cause))) return Effect.succeed(refuse(new PayloadTooLarge({ limit: security.maxPayloadBytes }), cors))
@@ -167,9 +159,15 @@ export class AccessGuard extends Context.Service<AccessGuard, {
               )
             })
           )
+          const timeout = access.timed
+            ? {
+              ms: config.current().server.timeout,
+              answer: () => errorResponse(503, "request_timeout", `The request took longer than ${config.current().server.timeout} ms (server.timeout)`)
+            }
+            : undefined
           const response = identity.keyId === undefined || access.keyLater === true
-            ? yield* served
-            : yield* endedWithKey(identity.keyId, served, (end) => refuse(new Unauthenticated({ reason: end }), cors))
+            ? yield* (timeout === undefined ? served : runWatched(served, { timeout }))
+            : yield* endedWithKey(identity.keyId, served, timeout, (end) => refuse(new Unauthenticated({ reason: end }), cors))
           // a body sent to a route that reads none is left unread: the connection closes after the answer
           const unread = access.body ? {} : closeAfter
           return HttpServerResponse.setHeaders(response, { ...cors, ...unread, ...(limitState === undefined ? {} : rateLimitHeaders(limitState)) })
@@ -182,15 +180,30 @@ export class AccessGuard extends Context.Service<AccessGuard, {
       const endedWithKey = (
         keyId: string,
         served: Handler<unknown, unknown>,
+        timeout: Watch<HttpServerResponse.HttpServerResponse>["timeout"],
         refusal: (end: KeyEnd) => HttpServerResponse.HttpServerResponse
       ) =>
         Effect.suspend(() => {
-          const ended = Deferred.makeUnsafe<KeyEnd>()
-          const unregister = keyWatch.register(keyId, (end) => Deferred.doneUnsafe(ended, Exit.succeed(end)))
-          return Effect.raceFirst(served, Effect.map(Deferred.await(ended), refusal)).pipe(
+          // what the key's end does now: stop the request, then stop its response's stream
+          let onEnd: ((end: KeyEnd) => void) | undefined
+          let ended: KeyEnd | undefined
+          const unregister = keyWatch.register(keyId, (end) => {
+            ended = end
+            onEnd?.(end)
+          })
+          const stopWhen = (stop: (answer: HttpServerResponse.HttpServerResponse) => void) => {
+            if (ended !== undefined) stop(refusal(ended))
+            else onEnd = (end) => stop(refusal(end))
+            return () => void (onEnd = undefined)
+          }
+          const endOfKey = Effect.callback<void>((resume) => {
+            if (ended !== undefined) return resume(Effect.void)
+            onEnd = () => resume(Effect.void)
+          })
+          return runWatched(served, { timeout, stopWhen }).pipe(
             Effect.map((response) => {
               if (response.body._tag !== "Stream") return (unregister(), response)
-              const stream = response.body.stream.pipe(Stream.interruptWhen(Deferred.await(ended)), Stream.ensuring(Effect.sync(unregister)))
+              const stream = response.body.stream.pipe(Stream.interruptWhen(endOfKey), Stream.ensuring(Effect.sync(unregister)))
               return HttpServerResponse.setBody(response, HttpBody.stream(stream, response.body.contentType, response.body.contentLength))
             }),
             Effect.onExit((exit) => (exit._tag === "Failure" ? Effect.sync(unregister) : Effect.void))

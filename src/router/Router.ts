@@ -33,6 +33,7 @@ import { ToolRegistry } from "../tools/ToolRegistry.ts"
 import type { Caller } from "./Caller.ts"
 import { argumentProblem } from "./argumentLimits.ts"
 import { makeFamilyLimits } from "./FamilyLimits.ts"
+import { runWatched } from "./runWatched.ts"
 import { InvalidArguments, type RouterError, UnknownTool } from "./RouterErrors.ts"
 
 const formatIssues = SchemaIssue.makeFormatterStandardSchemaV1()
@@ -141,11 +142,7 @@ export class Router extends Context.Service<Router, {
               })
             ),
             Effect.flatMap((input) =>
-              tool.run(input).pipe(
-                Effect.timeoutOrElse({
-                  duration: timeoutMs,
-                  orElse: () => Effect.succeed(failedOutput(`${name} timed out after ${timeoutMs} ms (tools.timeout)`))
-                }),
+              runWatched(tool.run(input), { timeout: { ms: timeoutMs, answer: () => failedOutput(`${name} timed out after ${timeoutMs} ms (tools.timeout)`) } }).pipe(
                 Effect.catch((error) => Effect.succeed(failedOutput(error.message))),
                 Effect.catchDefect((defect) =>
                   Effect.logError("tool crashed", { tool: name }, defect).pipe(
