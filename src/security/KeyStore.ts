@@ -11,7 +11,7 @@ import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as SqlClient from "effect/sql/SqlClient"
 import { describeStorageError, StorageInfo } from "../storage/Database.ts"
-import { displayPrefix, generateKey, hashKey, newKeyId, sameHash } from "./apiKeys.ts"
+import { displayPrefix, generateKey, hashKey, newKeyId } from "./apiKeys.ts"
 
 export interface ApiKeyRecord {
   readonly id: string
@@ -110,11 +110,14 @@ export class KeyStore extends Context.Service<KeyStore, {
             ? `API key storage failed: ${store.label} cannot be used (${describeStorageError(e)}); API keys cannot be created, revoked or checked until it answers again`
             : `API key storage failed: ${describeStorageError(e)}`
         })
-      const cache = new Map<string, { readonly record: StoredKey | undefined; readonly at: number }>()
+      // by hash: the record as the request path hands it out, made once per read
+      const cache = new Map<string, { readonly record: ApiKeyRecord | undefined; readonly at: number }>()
       const lastTouched = new Map<string, number>()
-      const remember = (hash: string, record: StoredKey | undefined) => {
+      const remember = (hash: string, stored: StoredKey | undefined) => {
         if (cache.size > 10_000) cache.delete(cache.keys().next().value!)
+        const record = stored === undefined ? undefined : publicRecord(stored)
         cache.set(hash, { record, at: Date.now() })
+        return record
       }
       const selectOne = (rows: Effect.Effect<ReadonlyArray<Row>, unknown>) =>
         rows.pipe(Effect.map((found) => (found[0] === undefined ? undefined : fromRow(found[0]))), Effect.mapError(storeError))
@@ -180,11 +183,8 @@ export class KeyStore extends Context.Service<KeyStore, {
           Effect.suspend(() => {
             const hash = hashKey(key)
             const cached = cache.get(hash)
-            const found = cached !== undefined && Date.now() - cached.at < cacheTtlMs
-              ? Effect.succeed(cached.record)
-              : selectOne(sql<Row>`SELECT * FROM api_keys WHERE hash = ${hash}`).pipe(Effect.tap((r) => Effect.sync(() => remember(hash, r))))
-            // the lookup is by hash already; compare in constant time all the same
-            return Effect.map(found, (r) => (r !== undefined && sameHash(r.hash, hash) ? publicRecord(r) : undefined))
+            if (cached !== undefined && Date.now() - cached.at < cacheTtlMs) return Effect.succeed(cached.record)
+            return selectOne(sql<Row>`SELECT * FROM api_keys WHERE hash = ${hash}`).pipe(Effect.map((r) => remember(hash, r)))
           }),
         touch: (id) =>
           Effect.suspend(() => {
