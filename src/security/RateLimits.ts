@@ -87,10 +87,13 @@ export class RateLimits extends Context.Service<RateLimits, {
           RateLimiter.makeStoreRedis({ prefix: "mcp-router:ratelimit:" }).pipe(Effect.provideService(Redis.Redis, bus.redis))
         )
       )
-      const windows = [
-        { name: "minute" as const, duration: Duration.minutes(1) },
-        { name: "hour" as const, duration: Duration.hours(1) }
-      ]
+      const minute = { name: "minute" as const, duration: Duration.minutes(1) }
+      const hour = { name: "hour" as const, duration: Duration.hours(1) }
+      const bothWindows = [minute, hour]
+      const minuteOnly = [minute]
+      // fixed windows: an hour overlaps at most 61 minute windows, so an hour limit of 61 minutes' worth
+      // or more can never be reached first and is not counted (one decision per call instead of two)
+      const windowsOf = (limits: { readonly minute: number; readonly hour: number }) => limits.hour >= 61 * limits.minute ? minuteOnly : bothWindows
 
       /** Counts in one limiter; a failing store fails with StoreFailed. */
       const count = (limiter: Limiter, subject: RateLimitSubject) =>
@@ -98,7 +101,7 @@ export class RateLimits extends Context.Service<RateLimits, {
           const limits = limitsOf(subject, config.current().security)
           const key = subject.keyId ?? `ip:${subject.ip}`
           let tightest: RateLimitState | undefined
-          for (const window of windows) {
+          for (const window of windowsOf(limits)) {
             const limit = limits[window.name]
             const result = yield* limiter.consume({
               key: `${window.name}:${key}`,
