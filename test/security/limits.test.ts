@@ -136,6 +136,37 @@ describe("rate limit windows (RateLimits service, TestClock)", () => {
       expect(again).toMatchObject({ limit: 2, remaining: 1 })
       expect((yield* SecurityStats).snapshot().rateLimited.total).toBe(2)
     }).pipe(Effect.provide(layer)))
+
+  // an hour overlaps at most 61 minute windows: a full minute window each time, for an hour and more
+  const callsOverAnHour = (hourLimit: number) =>
+    Effect.gen(function*() {
+      const limits = yield* RateLimits
+      const subject = { ip: "192.0.2.9" }
+      const outcomes: Array<string> = []
+      for (let window = 0; window < 62; window++) {
+        for (let call = 0; call < 2; call++) {
+          const result = yield* Effect.result(limits.consume(subject))
+          outcomes.push(result._tag === "Success" ? "ok" : result.failure.window)
+        }
+        yield* TestClock.adjust("61 seconds")
+      }
+      return outcomes
+    }).pipe(Effect.provide(RateLimits.layerMemory.pipe(
+      Layer.provideMerge(Layer.mergeAll(
+        AppConfig.layerFromInput({ security: { maxRequestsPerMinute: 2, maxRequestsPerHour: hourLimit }, tools: { workingDir: os.tmpdir() } }),
+        SecurityStats.layer
+      ))
+    )))
+
+  effectIt.effect("an hour limit below 61 minutes' worth refuses within the hour; one of 61 minutes' worth is never reached first", () =>
+    Effect.gen(function*() {
+      const below = yield* callsOverAnHour(100)
+      // minute windows 61 s apart: the 101st call comes in the 51st, 50 minutes into the hour
+      expect(below.indexOf("hour")).toBe(100)
+      expect(below.slice(0, 100).every((outcome) => outcome === "ok")).toBe(true)
+      const atThreshold = yield* callsOverAnHour(122)
+      expect(atThreshold.every((outcome) => outcome === "ok")).toBe(true)
+    }))
 })
 
 /** Streams up to `total` bytes as a chunked body; resolves on the response (or a cut connection) with what was sent by then. */
