@@ -107,6 +107,9 @@ const startProcess = async (name: string, args: ReadonlyArray<string>, env: Reco
   return { name, url, pid: child.pid!, startMs, stop, output: () => output }
 }
 
+/** The Node flags in bin/mcp-router.js's first line (`#!/usr/bin/env -S node --flag ...`). */
+const launcherFlags = fs.readFileSync(path.join(repoRoot, "bin/mcp-router.js"), "utf8").split("\n")[0]!.split(/\s+/).filter((word) => word.startsWith("--"))
+
 export interface RouterSetup {
   readonly adminKey: string
   readonly dataDir: string
@@ -115,13 +118,14 @@ export interface RouterSetup {
 }
 
 /**
- * The router from src/main.ts: keys on, rate limits on (at the highest values allowed), logging at warn;
+ * The router as `bin/mcp-router.js` starts it: keys on, rate limits on (at the highest values allowed), logging at warn;
  * `env` adds settings (a replica's MCP_STORAGE_URL and MCP_REDIS_URL).
  */
 export const startRouter = async (setup: RouterSetup, env: Record<string, string> = {}, name = "router") => {
   const port = await freePort()
-  // the command users run: the compiled router (dist/, `npm run build`) when it is current, with V8's compile cache
-  return startProcess(name, ["bin/mcp-router.js", "serve", "--config", setup.configFile], {
+  // the command users run, with the Node flags of its first line: the compiled router (dist/bin/, `npm run
+  // build`) when it is current, with V8's compile cache
+  return startProcess(name, [...launcherFlags, "bin/mcp-router.js", "serve", "--config", setup.configFile], {
     MCP_PORT: String(port),
     MCP_HOST: "127.0.0.1",
     MCP_REQUIRE_API_KEY: "true",

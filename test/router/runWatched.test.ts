@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest"
 import { runWatched } from "../../src/router/runWatched.ts"
 
 /** An effect that never ends by itself and records that it was interrupted. */
-const hanging = (interrupted: Array<string>, name: string) =>
+const hanging = (interrupted: Array<string>, name: string): Effect.Effect<string> =>
   Effect.never.pipe(Effect.onInterrupt(() => Effect.sync(() => void interrupted.push(name))))
 
 describe("runWatched", () => {
