@@ -8,9 +8,9 @@
 // installs with it (an optional dependency), passing its arguments, standard streams and exit status on.
 // This file therefore keeps to syntax that old Node versions run.
 //
-// --max-semi-space-size=16 (MB): V8 sizes the young generation from the machine's memory, up to 64 MB a
-// semi-space on a large machine; the router's garbage is short-lived (a request's), and 16 MB collects it
-// as fast while holding ~80 MB less under load. The flags Node was started with pass to a restarted Node.
+// --max-semi-space-size=16 (MB): V8 sizes the young generation from the machine's memory; the router's
+// garbage is short-lived (a request's), and 16 MB semi-spaces collect it as fast while holding ~80 MB less
+// under load. The flags Node was started with pass to a restarted Node.
 import { spawn } from "node:child_process"
 import { existsSync, readdirSync, statSync } from "node:fs"
 import * as nodeModule from "node:module"
