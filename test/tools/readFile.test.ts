@@ -1,6 +1,7 @@
 /** read_file through the Router, on real files and real symbolic links. */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
 import * as path from "node:path"
 import { afterEach, beforeEach } from "vitest"
 import { InvalidArguments } from "../../src/router/RouterErrors.ts"
@@ -115,6 +116,57 @@ describe("read_file: contents", () => {
       assert.strictEqual(structured(output)["path"], path.join("real", "target.txt"))
     }))
 })
+
+describe("read_file: small reads (synchronous) and large ones (thread pool) alike", () => {
+  // fd.smallReadBytes is 64 KiB: reads on both sides of it, whole and in ranges, give the file's bytes
+  it.effect("whole files and ranges either side of the 64 KiB bound", () =>
+    Effect.gen(function*() {
+      const bytes = Buffer.from(Array.from({ length: 200 * 1024 }, (_, i) => (i * 7 + (i >> 9)) % 256))
+      put(fx.root, "big.bin", bytes)
+      for (const [offset, length] of [[0, 65535], [0, 65536], [0, 65537], [1, 65536], [100_000, 102_400], [0, bytes.length]] as const) {
+        const output = yield* read({ path: "big.bin", encoding: "base64", offset, length })
+        assert.isUndefined(output.isError, textOf(output))
+        assert.isTrue(Buffer.from(textOf(output), "base64").equals(bytes.subarray(offset, offset + length)), `bytes ${offset}+${length}`)
+        assert.strictEqual(structured(output)["bytesRead"], length)
+      }
+    }))
+
+  it.effect("a file another program holds a lease on is refused at once, not waited for", () =>
+    Effect.gen(function*() {
+      put(fx.root, "leased.txt", "held")
+      const holder = yield* Effect.acquireRelease(
+        Effect.promise(() => leaseHolder(path.join(fx.root, "leased.txt"))),
+        (child) => Effect.sync(() => child.kill("SIGKILL"))
+      )
+      assert.isDefined(holder.pid)
+      const started = Date.now()
+      const output = yield* read({ path: "leased.txt" })
+      // an open that waited would take the lease-break time (45 s by default); this one fails at once
+      assert.isBelow(Date.now() - started, 5_000)
+      assert.isTrue(output.isError)
+      assert.include(textOf(output), "leased.txt is held by another program (a file lease)")
+      // a file beside it reads as ever
+      put(fx.root, "free.txt", "free")
+      assert.strictEqual(textOf(yield* read({ path: "free.txt" })), "free")
+    }).pipe(Effect.scoped))
+})
+
+/** A process holding a write lease (fcntl F_SETLEASE, F_WRLCK) on `file` until it is killed; resolves once it holds it. */
+const leaseHolder = (file: string) =>
+  new Promise<ChildProcess>((resolve, reject) => {
+    const child = spawn("python3", ["-c", [
+      "import fcntl, os, signal, sys, time",
+      "signal.signal(signal.SIGIO, lambda *_: None)",
+      "fd = os.open(sys.argv[1], os.O_RDONLY)",
+      "fcntl.fcntl(fd, 1024, fcntl.F_WRLCK)",
+      "print('leased', flush=True)",
+      "time.sleep(120)"
+    ].join("\n"), file], { stdio: ["ignore", "pipe", "pipe"] })
+    let errors = ""
+    child.stderr.on("data", (chunk) => (errors += chunk))
+    child.stdout.once("data", () => resolve(child))
+    child.once("exit", (code) => reject(new Error(`the lease holder exited (${code}): ${errors}`)))
+  })
 
 describe("read_file: tools.maxReadBytes", () => {
   it.effect("a file over the limit is refused, but a range within it is read", () =>

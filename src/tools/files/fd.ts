@@ -45,6 +45,22 @@ export const openPath = (file: string, flags = 0): number => fs.openSync(file, O
 export const open = (file: string, flags: number, mode = 0o666): Promise<number> =>
   new Promise((resolve, reject) => fs.open(file, flags, mode, (error, fd) => (error === null ? resolve(fd) : reject(error))))
 
+/**
+ * open(2) of a regular file for a small read, synchronously (see `readNow`); O_NONBLOCK, so that a lease
+ * another process holds on it fails the open instead of making it wait.
+ */
+export const openForSmallRead = (file: string): number => fs.openSync(file, O_RDONLY | O_NOCTTY | O_NONBLOCK)
+
+/**
+ * pread(2), synchronously: for reads of at most `smallReadBytes` of a regular file, which come from the
+ * page cache in microseconds, where a round trip through libuv's thread pool costs ~50 µs of CPU.
+ */
+export const readNow = (fd: number, buffer: Buffer, offset: number, length: number, position: number): number =>
+  fs.readSync(fd, buffer, offset, length, position)
+
+/** The largest read done synchronously: a cold read of this much from disk blocks the loop briefly. */
+export const smallReadBytes = 64 * 1024
+
 export const read = (fd: number, buffer: Buffer, offset: number, length: number, position: number): Promise<number> =>
   new Promise((resolve, reject) =>
     fs.read(fd, buffer, offset, length, position, (error, bytesRead) => (error === null ? resolve(bytesRead) : reject(error))))

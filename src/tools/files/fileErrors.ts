@@ -15,7 +15,9 @@ const reasons: Record<string, string> = {
   EROFS: "cannot be written: read-only file system",
   ELOOP: "passes through too many symbolic links",
   ENXIO: "is a special file that cannot be opened here",
-  ETXTBSY: "is a program being run and cannot be written"
+  ETXTBSY: "is a program being run and cannot be written",
+  // O_NONBLOCK opens: another program holds a lease on it, which the router does not wait out
+  EAGAIN: "is held by another program (a file lease); try again later"
 }
 
 /** A node:fs error as a failure whose message names the path and the cause. */
