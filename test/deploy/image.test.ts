@@ -123,13 +123,14 @@ describe.skipIf(!hasPodman && !inCi)("the container image (podman)", () => {
     expect(result.code).toBe(0)
   })
 
-  it("holds dist/ and production dependencies only", async () => {
+  it("holds the launcher, dist/ and production dependencies only", async () => {
     const listing = await runOk("podman", [
       "run", "--rm", ...runtime, "--entrypoint", "sh", image, "-c",
-      "ls /app; echo ---; ls /app/node_modules; echo ---; ls /app/node_modules/@modelcontextprotocol 2>/dev/null; echo ---; command -v tini"
+      "ls /app; echo ---; ls /app/node_modules; echo ---; ls /app/node_modules/@modelcontextprotocol 2>/dev/null; echo ---; command -v tini; echo ---; ls /app/bin"
     ], { timeoutMs: 60_000 })
-    const [app, modules, mcpPackages, tini] = listing.stdout.split("---\n").map((part) => part.split("\n").filter((line) => line !== ""))
-    expect(app!.sort()).toEqual(["LICENSE", "config", "dist", "node_modules", "package.json"])
+    const [app, modules, mcpPackages, tini, bin] = listing.stdout.split("---\n").map((part) => part.split("\n").filter((line) => line !== ""))
+    expect(app!.sort()).toEqual(["LICENSE", "bin", "config", "dist", "node_modules", "package.json"])
+    expect(bin).toEqual(["mcp-router.js"])
     for (const name of ["effect", "@effect", "ws"]) expect(modules).toContain(name)
     // no devDependency, and not the optional node package: the image has its own Node.js
     for (const name of ["typescript", "vitest", "node", "autocannon", "yaml"]) expect(modules).not.toContain(name)
