@@ -46,7 +46,9 @@ beforeAll(async () => {
   // prepack builds dist/ first
   const packed = await runOk("npm", ["pack", "--json", "--pack-destination", work], { cwd: root, env: userEnv({ PATH: process.env["PATH"]! }), timeoutMs: 240_000 })
   packSeconds = (Date.now() - started) / 1000
-  const [info] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf("["))) as Array<{ filename: string }>
+  // the build's own output comes first (rolldown lists its chunks, "[log] ..." under CI): npm's JSON is the
+  // array that starts on a line of its own
+  const [info] = JSON.parse(packed.stdout.slice(packed.stdout.search(/^\[$/m))) as Array<{ filename: string }>
   tarball = path.join(work, info!.filename)
 }, 300_000)
 
