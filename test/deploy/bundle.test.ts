@@ -251,6 +251,36 @@ it("dist/bin/mcp-router.js is built and newer than every file of src/ (run `npm 
   expect(fs.readdirSync(path.join(packageDir(), "dist/bin"))).toEqual(expect.arrayContaining(["mcp-router.js", "searchWorker.js", "sqliteWorker.js"]))
 })
 
+describe("the bundle's install folder", () => {
+  // the sandbox finds the install folder from the running module's place: dist/bin/ in the bundle
+  it("is refused by the file tools when the working folder holds it, through a link too; a file beside it is read", async () => {
+    const pkg = packageDir()
+    const beside = makeTempDir("mcp-bundle-beside-")
+    fs.writeFileSync(path.join(beside, "free.txt"), "free to read\n")
+    fs.symlinkSync(pkg, path.join(beside, "package-link"))
+    const router = await startBundled("install", { tools: { workingDir: path.dirname(pkg) } })
+    try {
+      const { key } = await createKey(router, "bundle-install", ["read", "execute"])
+      for (const file of [
+        path.join(path.basename(pkg), "package.json"),
+        path.join(path.basename(pkg), "dist/bin/mcp-router.js"),
+        path.join(path.basename(beside), "package-link", "bin/mcp-router.js")
+      ]) {
+        const refused = await toolCall(router, key, "read_file", { path: file })
+        expect(refused.isError, `${file}: ${textOf(refused)}`).toBe(true)
+        expect(textOf(refused)).toContain("install folder")
+      }
+      const listed = await toolCall(router, key, "search_files", { path: path.basename(pkg), pattern: "*.js" })
+      expect(listed.isError, textOf(listed)).toBe(true)
+      const free = await toolCall(router, key, "read_file", { path: path.join(path.basename(beside), "free.txt") })
+      expect(textOf(free)).toBe("free to read\n")
+    } finally {
+      expectCleanExit(router, await router.stop())
+      fs.rmSync(beside, { recursive: true, force: true })
+    }
+  })
+})
+
 describe("the bundle, run by bin/mcp-router.js serve", () => {
   /** The working folder (tools.workingDir), holding app.db with `people`. */
   let folder: ReturnType<typeof makeSqliteFolder>
