@@ -335,12 +335,13 @@ describe.skipIf(!serversAvailable && !inCi)("three replicas sharing Redis and Po
       expect(list.filter((o) => o.at > deadAt).length, describeOutcomes(session)).toBeGreaterThan(5)
       expect(session.transport.sessionId).toBe(sessionIds.get(session))
     }
-    // the sessions through the proxy: only a call that was on A when it died may fail (one each at most);
-    // every call made after that succeeds on B and C, in the same session
+    // the sessions through the proxy: only calls that raced A's death may fail: the one in flight on it, and
+    // under load one sent on its kept-alive connection before the proxy closed that (both started before
+    // A's exit was seen); every call made after that succeeds on B and C, in the same session
     for (const session of throughProxy) {
       const list = outcomes.get(session)!
       const failed = list.filter((o) => !o.ok)
-      expect(failed.length, describeOutcomes(session)).toBeLessThanOrEqual(1)
+      expect(failed.length, describeOutcomes(session)).toBeLessThanOrEqual(2)
       for (const failure of failed) expect(failure.at, `a failed call started before A died: ${describeOutcomes(session)}`).toBeLessThanOrEqual(deadAt)
       const after = list.filter((o) => o.at > deadAt)
       expect(after.length, describeOutcomes(session)).toBeGreaterThan(5)
