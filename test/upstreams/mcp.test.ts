@@ -118,7 +118,9 @@ describe("an MCP client of the router over stdio", () => {
   // Passes today only because the McpTools bug re-offers the built-in tools on every registry change (each
   // addTool sends list_changed); the fix must keep telling clients when tools leave, not only when they come.
   it("is told when an upstream's tools leave (its process died)", async () => {
-    const { changes, marker } = await stdioRouter()
+    const { client, changes, marker } = await stdioRouter()
+    // its tools are the router's before it dies: the upstream's answer to tools/list may still be on its way
+    await waitFor("up__echo over stdio", listsTool(client, "up__echo"))
     const before = changes.count
     fs.writeFileSync(path.join(marker, "refuse"), "")
     for (const pid of recordedPids(marker)) process.kill(pid, "SIGKILL")
