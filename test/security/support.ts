@@ -50,6 +50,7 @@ export const stop = async (server: RunningServer) => {
 }
 
 import { call } from "../support/http.ts"
+import { eventually } from "../support/polling.ts"
 export { call, type Reply } from "../support/http.ts"
 
 export const rpc = (method: string, params?: unknown, id: number | string = 1) => ({ jsonrpc: "2.0", id, method, ...(params === undefined ? {} : { params }) })
@@ -103,15 +104,7 @@ export const rawRequest = (
     request.end(options.body)
   })
 
-/** Polls `check` every 50 ms until it holds or `timeoutMs` passes; returns whether it held. */
-export const eventually = async (check: () => Promise<boolean>, timeoutMs = 5_000): Promise<boolean> => {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) return false
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  return true
-}
+export { eventually }
 
 export interface Cli {
   readonly process: ChildProcess

@@ -14,6 +14,7 @@ import { afterAll } from "vitest"
 import { call, type Reply } from "../support/http.ts"
 import { makeTempDir } from "../support/server.ts"
 import { nodeBin, root } from "../security/support.ts"
+import { eventually, sleep } from "../support/polling.ts"
 
 export { call, type Reply }
 
@@ -202,14 +203,4 @@ export const toolCall = (router: { readonly url: string }, address: string, key?
     body: { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: tool, arguments: args } }
   })
 
-/** Polls `check` every 25 ms until it holds or `ms` passes; answers whether it held. */
-export const eventually = async (check: () => boolean | Promise<boolean>, ms = 10_000): Promise<boolean> => {
-  const deadline = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > deadline) return false
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-  return true
-}
-
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+export { eventually, sleep }

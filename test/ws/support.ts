@@ -9,6 +9,7 @@ import WebSocket from "ws"
 import { defineTool, textOutput, ToolRegistry } from "../../src/index.ts"
 import type { ExtraTools } from "../../src/main.ts"
 import { type RunningServer, startServer } from "../support/server.ts"
+import { eventually, sleep } from "../support/polling.ts"
 
 export type { RunningServer }
 
@@ -64,17 +65,7 @@ export const within = <A>(promise: Promise<A>, what: string, ms = WAIT_MS): Prom
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
 
-/** Polls `check` every 25 ms until it holds or `ms` passes; returns whether it held. */
-export const eventually = async (check: () => boolean | Promise<boolean>, ms = WAIT_MS): Promise<boolean> => {
-  const deadline = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > deadline) return false
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-  return true
-}
-
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+export { eventually, sleep }
 
 export interface Closed {
   readonly code: number
