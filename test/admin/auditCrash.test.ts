@@ -3,14 +3,15 @@
  * was answered has its audit entry in the file afterwards, the chain verifies, and the restarted router
  * continues it.
  */
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
+import type { ChildProcessWithoutNullStreams } from "node:child_process"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { DatabaseSync } from "node:sqlite"
 import { afterEach, describe, expect, it } from "vitest"
 import { databaseFile } from "../../src/storage/Database.ts"
-import { makeTempDir, nodeBin, root, runCli } from "./support.ts"
+import { startServeProcess } from "../support/serveProcess.ts"
+import { makeTempDir, runCli } from "./support.ts"
 
 const children: Array<ChildProcessWithoutNullStreams> = []
 const folders: Array<string> = []
@@ -20,38 +21,17 @@ afterEach(() => {
 })
 
 /** Starts `serve` (keys off, limits out of the way) and resolves with its URL once it listens. */
-const serve = (dir: string) =>
-  new Promise<{ readonly child: ChildProcessWithoutNullStreams; readonly url: string; readonly exited: Promise<unknown> }>((resolve, reject) => {
-    const base = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("MCP_")))
-    const child = spawn(nodeBin, ["src/main.ts", "serve"], {
-      cwd: root,
-      env: {
-        ...base,
-        MCP_PORT: "0",
-        MCP_HOST: "127.0.0.1",
-        MCP_WORKING_DIR: path.join(dir, "work"),
-        MCP_DATA_DIR: path.join(dir, ".data"),
-        MCP_REQUIRE_API_KEY: "false",
-        MCP_MAX_REQUESTS_PER_MINUTE: "100000",
-        MCP_MAX_REQUESTS_PER_HOUR: "1000000",
-        MCP_LOG_CONSOLE: "true"
-      }
-    })
-    children.push(child)
-    const exited = new Promise((done) => child.once("exit", done))
-    let output = ""
-    const timer = setTimeout(() => reject(new Error(`the server did not start: ${output}`)), 20_000)
-    const listen = (chunk: unknown) => {
-      output += String(chunk)
-      const found = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)
-      if (found) {
-        clearTimeout(timer)
-        resolve({ child, url: found[1]!, exited })
-      }
-    }
-    child.stdout.on("data", listen)
-    child.stderr.on("data", listen)
-  })
+const serve = async (dir: string) => {
+  const router = await startServeProcess({
+    MCP_WORKING_DIR: path.join(dir, "work"),
+    MCP_DATA_DIR: path.join(dir, ".data"),
+    MCP_REQUIRE_API_KEY: "false",
+    MCP_MAX_REQUESTS_PER_MINUTE: "100000",
+    MCP_MAX_REQUESTS_PER_HOUR: "1000000"
+  }, 20_000)
+  children.push(router.child)
+  return router
+}
 
 const argsOf = (id: string) => ({ path: `${id}.txt`, content: id })
 const digestOf = (value: unknown) => createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, 16)

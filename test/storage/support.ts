@@ -3,7 +3,7 @@
  * dropped per test file), real router processes on it, a TCP proxy in front of the server that a test
  * can cut (the server "goes away" without stopping the server other tests use), and the CLI.
  */
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
@@ -13,6 +13,7 @@ import { Reactivity } from "effect/reactivity"
 import { admin, postgresUrl, uniqueName } from "../tools/sql/postgresServer.ts"
 import { call, type Reply } from "../support/http.ts"
 import { makeTempDir } from "../support/server.ts"
+import { type RouterProcess, startServeProcess } from "../support/serveProcess.ts"
 
 export { postgresUrl, skipMessage } from "../tools/sql/postgresServer.ts"
 export { call, makeTempDir, type Reply }
@@ -103,74 +104,22 @@ export const startProxy = async (target: string) => {
   }
 }
 
-export interface RouterProcess {
-  readonly url: string
-  readonly child: ChildProcessWithoutNullStreams
-  /** Everything it wrote so far. */
-  readonly output: () => string
-  readonly stop: () => Promise<void>
-}
-
-const children = new Set<ChildProcessWithoutNullStreams>()
-process.once("exit", () => {
-  for (const child of children) child.kill("SIGKILL")
-})
+export type { RouterProcess }
 
 /**
  * `mcp-router serve` as a process of its own on a free port, with `storage.url` and the shared working
  * folder; resolves once it listens.
  */
 export const startRouter = (storageUrl: string, workingDir: string, env: Record<string, string> = {}) =>
-  new Promise<RouterProcess>((resolve, reject) => {
-    const base = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("MCP_")))
-    const child = spawn(nodeBin, ["src/main.ts", "serve"], {
-      cwd: root,
-      env: {
-        ...base,
-        MCP_PORT: "0",
-        MCP_HOST: "127.0.0.1",
-        MCP_WORKING_DIR: workingDir,
-        // unused with storage.url: a folder of its own all the same, so nothing lands in the project
-        MCP_DATA_DIR: makeTempDir("mcp-router-pg-data-"),
-        MCP_STORAGE_URL: storageUrl,
-        MCP_ADMIN_KEY: ADMIN_KEY,
-        MCP_LOG_CONSOLE: "true",
-        MCP_MAX_REQUESTS_PER_MINUTE: "100000",
-        MCP_MAX_REQUESTS_PER_HOUR: "1000000",
-        ...env
-      }
-    })
-    children.add(child)
-    let output = ""
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL")
-      reject(new Error(`the router did not start: ${output}`))
-    }, 30_000)
-    const collect = (chunk: Buffer) => {
-      output += String(chunk)
-      const found = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)
-      if (found) {
-        clearTimeout(timer)
-        resolve({
-          url: found[1]!,
-          child,
-          output: () => output,
-          stop: () =>
-            new Promise<void>((done) => {
-              if (child.exitCode !== null || child.signalCode !== null) return done()
-              child.once("exit", () => done())
-              child.kill("SIGTERM")
-              setTimeout(() => child.kill("SIGKILL"), 10_000).unref()
-            }).finally(() => children.delete(child))
-        })
-      }
-    }
-    child.stdout.on("data", collect)
-    child.stderr.on("data", collect)
-    child.once("exit", (code) => {
-      clearTimeout(timer)
-      reject(new Error(`the router exited with ${code} before it listened: ${output}`))
-    })
+  startServeProcess({
+    MCP_WORKING_DIR: workingDir,
+    // unused with storage.url: a folder of its own all the same, so nothing lands in the project
+    MCP_DATA_DIR: makeTempDir("mcp-router-pg-data-"),
+    MCP_STORAGE_URL: storageUrl,
+    MCP_ADMIN_KEY: ADMIN_KEY,
+    MCP_MAX_REQUESTS_PER_MINUTE: "100000",
+    MCP_MAX_REQUESTS_PER_HOUR: "1000000",
+    ...env
   })
 
 /** Runs the CLI (`mcp-router ...`) with storage.url; its exit code and output. */
